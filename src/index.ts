@@ -1,0 +1,14 @@
+/**
+ * attn: a transformer language-model stack in TypeScript.
+ * Importing the package registers the reference backend.
+ */
+import { setBackend, hasBackend } from './tensor/index.js';
+import { referenceBackend } from './backends/reference/index.js';
+
+if (!hasBackend()) setBackend(referenceBackend);
+
+export * from './tensor/index.js';
+export * from './ops/index.js';
+export { referenceBackend, referenceBackendUnfused } from './backends/reference/index.js';
+export * from './nn/index.js';
+export * from './train/index.js';

@@ -1,0 +1,3 @@
+/** Neural-network building blocks. */
+export * from './module.js';
+export * from './layers.js';

@@ -1,0 +1,79 @@
+/**
+ * Module: a tree of named parameters and submodules, with checkpoint names that follow the
+ * registration path (`layers.0.attn.q_proj.weight`), as PyTorch's nn.Module.
+ */
+import { fail, formatShape, noGrad, sameShape, type Tensor } from '../tensor/index.js';
+
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+
+  /** Registers a trainable tensor (marks it requiresGrad) under `name`. */
+  protected param(name: string, t: Tensor): Tensor {
+    if (this.params.has(name) || this.children.has(name)) fail('Module', `'${name}' is registered twice`);
+    if (!t.requiresGrad) t.requiresGrad_(true);
+    this.params.set(name, t);
+    return t;
+  }
+
+  protected module<M extends Module>(name: string, m: M): M {
+    if (this.params.has(name) || this.children.has(name)) fail('Module', `'${name}' is registered twice`);
+    this.children.set(name, m);
+    return m;
+  }
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, p] of this.params) out.push([prefix + n, p]);
+    for (const [n, m] of this.children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const m of this.children.values()) m.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.namedParameters());
+  }
+
+  /** Copies values into the parameters; missing, unexpected or mis-shaped entries are errors that name them. */
+  loadStateDict(state: ReadonlyMap<string, Tensor>, opts: { strict?: boolean } = {}): void {
+    const strict = opts.strict ?? true;
+    const own = this.stateDict();
+    if (strict) {
+      const missing = [...own.keys()].filter((k) => !state.has(k));
+      const unexpected = [...state.keys()].filter((k) => !own.has(k));
+      if (missing.length) fail('loadStateDict', `missing tensors: ${missing.join(', ')}`);
+      if (unexpected.length) fail('loadStateDict', `unexpected tensors: ${unexpected.join(', ')}`);
+    }
+    noGrad(() => {
+      for (const [name, p] of own) {
+        const src = state.get(name);
+        if (!src) continue;
+        if (!sameShape(src.shape, p.shape)) fail('loadStateDict', `${name}: expected shape ${formatShape(p.shape)}, got ${formatShape(src.shape)}`);
+        const values = src.to(p.dtype).toTypedArray();
+        p.storage.data.set(values, p.offset);
+      }
+    });
+  }
+}

@@ -1,0 +1,42 @@
+/** Activation functions composed from primitives. */
+import { add, compare, erf, mul, pow, sigmoid, tanh, where, type Tensor, cast, type ComputeDType, computeDType } from '../tensor/index.js';
+
+/** max(x, 0); the gradient at 0 is 0 (as PyTorch). */
+export function relu(x: Tensor): Tensor {
+  return mul(x, cast(compare('gt', x, 0), computeDType('relu', x) as ComputeDType));
+}
+
+export type GeluApproximation = 'none' | 'tanh';
+
+/**
+ * Gaussian error linear unit. 'none' is the exact x * Phi(x) (BERT); 'tanh' is the
+ * approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) used by GPT-2.
+ */
+export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
+  if (approximate === 'tanh') {
+    const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return mul(mul(x, 0.5), add(tanh(inner), 1));
+  }
+  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+}
+
+/** x * sigmoid(x), a.k.a. swish (LLaMA's SwiGLU gate). */
+export function silu(x: Tensor): Tensor {
+  return mul(x, sigmoid(x));
+}
+
+/** Limits values to [min, max]; the gradient is 1 inside the closed interval, 0 outside (as PyTorch). */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  let out = x;
+  if (min !== undefined) out = where(compare('lt', out, min), min, out);
+  if (max !== undefined) out = where(compare('gt', out, max), max, out);
+  return out;
+}
+
+export function rsqrt(x: Tensor): Tensor {
+  return pow(x, -0.5);
+}
+
+export function square(x: Tensor): Tensor {
+  return mul(x, x);
+}

@@ -1,0 +1,124 @@
+/**
+ * The Backend interface: the primitive kernels every backend must implement, plus optional
+ * named fused kernels. The reference backend (src/backends/reference) defines the semantics;
+ * faster backends are tested against it by the conformance suite (tests/backends/conformance.ts).
+ *
+ * Kernels receive strided views (broadcast dimensions have stride 0) and return a new
+ * contiguous buffer from `allocate` (src/tensor/storage.ts). They never see autograd.
+ */
+import type { ComputeDType, DType, TypedArray } from './dtype.js';
+import type { Shape } from './shape.js';
+import { fail } from './errors.js';
+
+/** A strided window onto a buffer. */
+export interface View {
+  readonly data: TypedArray;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'erf', 'sin', 'cos', 'sign'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export const COMPARE_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type CompareOp = (typeof COMPARE_OPS)[number];
+export const REDUCE_OPS = ['sum', 'argmax', 'argmin'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/** Fused softmax / log-softmax over the last axis of a contiguous input. */
+export interface FusedSoftmax {
+  forward(x: View): TypedArray;
+  /** Gradient of the input from the saved output `y` and the output gradient `gy`. */
+  backward(y: View, gy: View): TypedArray;
+}
+
+export interface NormForwardResult {
+  y: TypedArray;
+  /** Per-row mean (layer norm only). */
+  mean: TypedArray | null;
+  /** Per-row 1 / sqrt(var + eps) (or 1 / rms for RMSNorm). */
+  rstd: TypedArray;
+}
+
+export interface NormBackwardResult {
+  gx: TypedArray;
+  gWeight: TypedArray | null;
+  gBias: TypedArray | null;
+}
+
+/** Fused normalisation over the last axis; weight and bias have the last axis's length. */
+export interface FusedNorm {
+  forward(x: View, weight: View | null, bias: View | null, eps: number): NormForwardResult;
+  backward(gy: View, x: View, weight: View | null, mean: TypedArray | null, rstd: TypedArray, hasBias: boolean): NormBackwardResult;
+}
+
+export interface FusedCrossEntropyOptions {
+  ignoreIndex: number;
+  labelSmoothing: number;
+}
+
+/** Fused cross-entropy over rows of logits [N, C] with int32 targets [N]. */
+export interface FusedCrossEntropy {
+  /** Per-row losses (0 for ignored rows) and per-row logsumexp. */
+  forward(logits: View, targets: View, opts: FusedCrossEntropyOptions): { loss: TypedArray; lse: TypedArray };
+  /** Gradient of the logits given the per-row loss gradient. */
+  backward(logits: View, targets: View, lse: TypedArray, gLoss: View, opts: FusedCrossEntropyOptions): TypedArray;
+}
+
+export interface FusedKernels {
+  softmax?: FusedSoftmax;
+  logSoftmax?: FusedSoftmax;
+  layerNorm?: FusedNorm;
+  rmsNorm?: FusedNorm;
+  crossEntropy?: FusedCrossEntropy;
+}
+
+export type FusedKernelName = keyof FusedKernels;
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy'];
+
+export interface Backend {
+  readonly name: string;
+
+  unary(op: UnaryOp, x: View, outDtype: ComputeDType): TypedArray;
+  /** `a` and `b` are already broadcast to `outShape` (stride 0 on broadcast axes). */
+  binary(op: BinaryOp, a: View, b: View, outShape: Shape, outDtype: ComputeDType): TypedArray;
+  compare(op: CompareOp, a: View, b: View, outShape: Shape): Uint8Array;
+  where(cond: View, a: View, b: View, outShape: Shape, outDtype: ComputeDType): TypedArray;
+  /** Reduces `axes` (sorted, non-empty); the result has x's shape with those axes set to 1. */
+  reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: ComputeDType): TypedArray;
+  /** a: [...batch, m, k], b: [...batch, k, n], both broadcast to the same batch; out [...batch, m, n]. */
+  matmul(a: View, b: View, outDtype: ComputeDType): TypedArray;
+  /** Contiguous copy, converting between compute dtypes. */
+  copy(x: View, outDtype: ComputeDType): TypedArray;
+  /** Zero padding of one axis. */
+  pad(x: View, axis: number, before: number, after: number): TypedArray;
+  concat(xs: readonly View[], axis: number, outShape: Shape): TypedArray;
+  /** out[..i..] = x[..index[..i..]..] along `axis`; out has index's shape. */
+  gather(x: View, axis: number, index: View): TypedArray;
+  /** Copy of x with src added at positions `index` along `axis`. */
+  scatterAdd(x: View, axis: number, index: View, src: View): TypedArray;
+  /** Selects whole slices along `axis` with a 1-d index. */
+  indexSelect(x: View, axis: number, index: View): TypedArray;
+  /** Copy of x with slices of src added at a 1-d index along `axis`. */
+  indexAdd(x: View, axis: number, index: View, src: View): TypedArray;
+
+  readonly fused: FusedKernels;
+}
+
+let current: Backend | null = null;
+
+export function setBackend(b: Backend): void {
+  current = b;
+}
+
+export function getBackend(): Backend {
+  if (!current) fail('backend', "no backend is registered; import from 'attn' (which registers the reference backend) or call setBackend()");
+  return current;
+}
+
+export function hasBackend(): boolean {
+  return current !== null;
+}

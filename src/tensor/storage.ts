@@ -1,0 +1,103 @@
+/**
+ * Storage: the flat buffer behind one or more tensor views, with a reference count.
+ *
+ * When the last view of a storage is disposed, its buffer goes back to a size-keyed pool and
+ * the next allocation of the same dtype and length reuses it. Hot loops that dispose their
+ * intermediates (`tidy`, `dispose`, `using`) therefore run in bounded memory without waiting
+ * for the garbage collector. Buffers that the caller handed in are never pooled.
+ */
+import { bytesPerElement, newTypedArray, type DType, type TypedArray } from './dtype.js';
+
+/** Per-block scales of an int8 storage: element i is `data[i] * scales[floor(i / blockSize)]`. */
+export interface QuantScales {
+  scales: Float32Array;
+  blockSize: number;
+}
+
+export class Storage {
+  refs = 0;
+  released = false;
+
+  constructor(
+    public data: TypedArray,
+    readonly dtype: DType,
+    readonly pooled: boolean,
+    readonly quant: QuantScales | null = null,
+  ) {}
+
+  get nbytes(): number {
+    return this.data.length * bytesPerElement(this.dtype) + (this.quant ? this.quant.scales.byteLength : 0);
+  }
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs > 0 || this.released) return;
+    this.released = true;
+    if (this.pooled) pool.put(this.dtype, this.data);
+    this.data = EMPTY;
+  }
+}
+
+const EMPTY = new Float32Array(0);
+
+class BufferPool {
+  private free = new Map<string, TypedArray[]>();
+  private bytes = 0;
+  /** Upper bound on idle pooled bytes; beyond it released buffers are left to the GC. */
+  capacityBytes = 512 * 1024 * 1024;
+  hits = 0;
+  misses = 0;
+
+  take(dtype: DType, size: number): TypedArray | undefined {
+    const list = this.free.get(key(dtype, size));
+    const buf = list?.pop();
+    if (buf) {
+      this.bytes -= buf.byteLength;
+      this.hits++;
+    } else this.misses++;
+    return buf;
+  }
+
+  put(dtype: DType, buf: TypedArray): void {
+    if (buf.length === 0 || this.bytes + buf.byteLength > this.capacityBytes) return;
+    const k = key(dtype, buf.length);
+    let list = this.free.get(k);
+    if (!list) this.free.set(k, (list = []));
+    list.push(buf);
+    this.bytes += buf.byteLength;
+  }
+
+  clear(): void {
+    this.free.clear();
+    this.bytes = 0;
+  }
+
+  stats(): { idleBytes: number; hits: number; misses: number } {
+    return { idleBytes: this.bytes, hits: this.hits, misses: this.misses };
+  }
+}
+
+function key(dtype: DType, size: number): string {
+  return `${dtype}:${size}`;
+}
+
+export const pool = new BufferPool();
+
+/**
+ * A buffer for kernel output. `zero = false` is for kernels that overwrite every element;
+ * a reused buffer then keeps stale values until written.
+ */
+export function allocate(dtype: DType, size: number, zero = true): TypedArray {
+  const buf = size > 0 ? pool.take(dtype, size) : undefined;
+  if (!buf) return newTypedArray(dtype, size);
+  if (zero) buf.fill(0);
+  return buf;
+}
+
+/** Whether a buffer came from `allocate` (and may be pooled when released). */
+export function newStorage(data: TypedArray, dtype: DType, pooled = true, quant: QuantScales | null = null): Storage {
+  return new Storage(data, dtype, pooled, quant);
+}

@@ -1,0 +1,3 @@
+/** Training: optimizers and loops. */
+export * from './optimizers.js';
+export * from './demo.js';
