@@ -23,7 +23,7 @@ export interface DemoConfig {
 }
 
 export const DEMO_DEFAULTS: Readonly<DemoConfig> = {
-  steps: 400,
+  steps: 150,
   batchSize: 32,
   seqLen: 8,
   vocabSize: 10,

@@ -40,6 +40,25 @@ export function matmul(a: View, b: View, outDtype: ComputeDType): TypedArray {
         }
         for (let j = 0; j < n; j++) out[oOff + i * n + j] = acc[j]!;
       }
+    } else if (sak === 1 && sbk === 1) {
+      // both operands unit-stride along k: a dot product per output, unrolled by 4
+      const k4 = k - (k % 4);
+      for (let i = 0; i < m; i++) {
+        const aRow = aOff + i * sam;
+        for (let j = 0; j < n; j++) {
+          const bCol = bOff + j * sbn;
+          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          let p = 0;
+          for (; p < k4; p += 4) {
+            s0 += ad[aRow + p]! * bd[bCol + p]!;
+            s1 += ad[aRow + p + 1]! * bd[bCol + p + 1]!;
+            s2 += ad[aRow + p + 2]! * bd[bCol + p + 2]!;
+            s3 += ad[aRow + p + 3]! * bd[bCol + p + 3]!;
+          }
+          for (; p < k; p++) s0 += ad[aRow + p]! * bd[bCol + p]!;
+          out[oOff + i * n + j] = s0 + s1 + s2 + s3;
+        }
+      }
     } else {
       for (let i = 0; i < m; i++) {
         const aRow = aOff + i * sam;
