@@ -209,10 +209,10 @@ export class Tensor {
     return P.readContiguous(this);
   }
 
-  /** Values as nested arrays of numbers. */
-  toArray(): NestedArray {
+  /** Values as nested arrays of numbers; `t.toArray<number[][]>()` states the expected nesting. */
+  toArray<T extends NestedArray = NestedArray>(): T {
     const flat = this.toTypedArray();
-    if (this.ndim === 0) return flat[0]!;
+    if (this.ndim === 0) return flat[0]! as T;
     const build = (dim: number, off: number): NestedArray => {
       const n = this.shape[dim]!;
       const step = sizeOf(this.shape.slice(dim + 1));
@@ -220,7 +220,7 @@ export class Tensor {
       for (let i = 0; i < n; i++) out.push(dim === this.ndim - 1 ? flat[off + i]! : build(dim + 1, off + i * step));
       return out;
     };
-    return build(0, 0);
+    return build(0, 0) as T;
   }
 
   /** The value of a one-element tensor. */

@@ -1,0 +1,66 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { pool, tidy, keep, tensor, mul, sum, exp, randn, Generator } from '../../src/index.js';
+
+describe('eager memory release', () => {
+  it('dispose returns the buffer to the pool and the next allocation reuses it', () => {
+    const x = randn([1000], { generator: new Generator(1) });
+    const y = exp(x);
+    const buf = y.storage.data;
+    y.dispose();
+    assert.equal(y.isDisposed, true);
+    const z = exp(x);
+    assert.equal(z.storage.data, buf, 'the released buffer was not reused');
+  });
+
+  it('a storage is released only when its last view is disposed', () => {
+    const x = exp(randn([64], { generator: new Generator(2) }));
+    const v = x.reshape(8, 8);
+    x.dispose();
+    assert.equal(v.storage.released, false);
+    assert.equal(v.toTypedArray().length, 64);
+    v.dispose();
+    assert.equal(v.storage.released, true);
+  });
+
+  it('tidy disposes intermediates and keeps returned tensors and gradients', () => {
+    const w = tensor([1, 2, 3]).requiresGrad_();
+    let inner: ReturnType<typeof mul> | undefined;
+    const out = tidy(() => {
+      inner = mul(w, w);
+      const loss = sum(inner);
+      loss.backward();
+      return { loss };
+    });
+    assert.equal(inner!.isDisposed, true);
+    assert.equal(out.loss.isDisposed, false);
+    assert.equal(out.loss.item(), 14);
+    assert.equal(w.grad!.isDisposed, false);
+    assert.deepEqual(w.grad!.toArray(), [2, 4, 6]);
+    let k: ReturnType<typeof mul> | undefined;
+    let dropped: ReturnType<typeof mul> | undefined;
+    tidy(() => {
+      k = keep(mul(w, 2));
+      dropped = mul(w, 3);
+      return 0;
+    });
+    assert.equal(k!.isDisposed, false);
+    assert.equal(dropped!.isDisposed, true);
+  });
+
+  it('a tidy loop allocates from the pool after the first iteration', () => {
+    const x = randn([256], { generator: new Generator(3) }).requiresGrad_();
+    const step = () => tidy(() => {
+      x.zeroGrad();
+      sum(mul(exp(x), x)).backward();
+      return 0;
+    });
+    step();
+    const before = pool.stats();
+    for (let i = 0; i < 20; i++) step();
+    const after = pool.stats();
+    const misses = after.misses - before.misses;
+    const hits = after.hits - before.hits;
+    assert.ok(hits > 0 && misses <= 2, `pool hits ${hits}, misses ${misses}`);
+  });
+});
