@@ -1,0 +1,360 @@
+/**
+ * Backend conformance suite (as llama.cpp's test-backend-ops, candle's test_device!): every
+ * primitive kernel of a backend is checked against a brute-force oracle that walks
+ * multi-indices, on randomised shapes with awkward sizes (1, 3, 17, 127, 1000) and
+ * non-contiguous, offset and broadcast layouts; fused kernels are checked against the composed
+ * ops. Errors are measured as NMSE (normalised mean squared error) with per-op tolerances.
+ *
+ * Usage from a test file: `conformanceSuite(myBackend)`.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as A from '../../src/index.js';
+import {
+  BINARY_OPS, COMPARE_OPS, Generator, UNARY_OPS, contiguousStrides, getBackend, setBackend, sizeOf, withoutFused,
+  type Backend, type ComputeDType, type Shape, type TypedArray, type View,
+} from '../../src/index.js';
+
+const AWKWARD = [1, 3, 17, 127];
+
+export function nmse(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const a = actual[i]!;
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    if (e === a) {
+      den += e * e;
+      continue;
+    }
+    num += (a - e) ** 2;
+    den += e * e;
+  }
+  return den === 0 ? num : num / den;
+}
+
+function assertNmse(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const e = nmse(actual, expected);
+  assert.ok(e <= tol, `${what}: NMSE ${e.toExponential(2)} > ${tol}`);
+}
+
+// ---- oracle helpers ------------------------------------------------------------------------
+
+function* multiIndices(shape: Shape): IterableIterator<number[]> {
+  const n = sizeOf(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let p = 0; p < n; p++) {
+    yield idx.slice();
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+function at(v: View, idx: readonly number[]): number {
+  let o = v.offset;
+  for (let i = 0; i < idx.length; i++) o += idx[i]! * v.strides[i]!;
+  return v.data[o]!;
+}
+
+type Layout = 'contiguous' | 'permuted' | 'strided' | 'broadcast';
+const LAYOUTS: Layout[] = ['contiguous', 'permuted', 'strided', 'broadcast'];
+
+/**
+ * A view of `shape` with the given memory layout over fresh random data:
+ * permuted (transposed strides), strided (padded rows and a leading offset), or broadcast
+ * (size-1 dims get stride 0 and are expanded to the sizes in `expandTo`).
+ */
+function makeView(shape: Shape, layout: Layout, g: Generator, dtype: ComputeDType = 'float32', gen?: (g: Generator) => number): View {
+  const sample = gen ?? ((r: Generator) => r.normal());
+  const nd = shape.length;
+  if (layout === 'broadcast' && nd > 0) {
+    const base = shape.map((d, i) => (i % 2 === 0 ? 1 : d));
+    const inner = makeView(base, 'contiguous', g, dtype, gen);
+    return { ...inner, shape, strides: inner.strides.map((s, i) => (base[i] === 1 && shape[i] !== 1 ? 0 : s)) };
+  }
+  if (layout === 'permuted' && nd >= 2) {
+    const perm = Array.from({ length: nd }, (_, i) => nd - 1 - i); // reversed axes
+    const stored = perm.map((p) => shape[p]!);
+    const st = contiguousStrides(stored);
+    const strides = new Array<number>(nd);
+    perm.forEach((p, i) => (strides[p] = st[i]!));
+    const data = A.newTypedArray(dtype, sizeOf(shape));
+    for (let i = 0; i < data.length; i++) data[i] = sample(g);
+    return { data, dtype, shape, strides, offset: 0 };
+  }
+  if (layout === 'strided' && nd >= 1) {
+    const padded = [...shape];
+    padded[nd - 1] = shape[nd - 1]! + 2;
+    const strides = contiguousStrides(padded);
+    const offset = 3;
+    const data = A.newTypedArray(dtype, sizeOf(padded) + offset);
+    for (let i = 0; i < data.length; i++) data[i] = sample(g);
+    return { data, dtype, shape, strides, offset };
+  }
+  const data = A.newTypedArray(dtype, sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = sample(g);
+  return { data, dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+}
+
+function randomShape(g: Generator, nd: number): number[] {
+  return Array.from({ length: nd }, () => AWKWARD[g.randint(AWKWARD.length)]!).map((d, i, a) => {
+    // keep total size moderate: at most one 127 per shape
+    return d === 127 && a.indexOf(127) !== i ? 3 : d;
+  });
+}
+
+const UNARY_REF: Record<(typeof UNARY_OPS)[number], (x: number) => number> = {
+  neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs, tanh: Math.tanh,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)), sin: Math.sin, cos: Math.cos, sign: Math.sign,
+  erf: (x) => {
+    // Simpson integration of 2/sqrt(pi) exp(-t^2) on [0, x]: independent of the kernel's series
+    const n = 2000;
+    const h = x / n;
+    let s = 1 + Math.exp(-x * x);
+    for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+    return ((s * h) / 3) * (2 / Math.sqrt(Math.PI));
+  },
+};
+
+const BINARY_REF: Record<(typeof BINARY_OPS)[number], (a: number, b: number) => number> = {
+  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+  pow: (a, b) => Math.pow(a, b), maximum: Math.max, minimum: Math.min,
+};
+
+const COMPARE_REF: Record<(typeof COMPARE_OPS)[number], (a: number, b: number) => boolean> = {
+  eq: (a, b) => a === b, ne: (a, b) => a !== b, lt: (a, b) => a < b, le: (a, b) => a <= b, gt: (a, b) => a > b, ge: (a, b) => a >= b,
+};
+
+function round32(xs: ArrayLike<number>): Float32Array {
+  return Float32Array.from(xs as ArrayLike<number>);
+}
+
+// ---- the suite -------------------------------------------------------------------------------
+
+export function conformanceSuite(backend: Backend): void {
+  describe(`backend conformance: ${backend.name}`, () => {
+    const g = new Generator(20261123);
+
+    it('unary ops on every layout', () => {
+      for (const op of UNARY_OPS) {
+        for (const layout of LAYOUTS.filter((l) => l !== 'broadcast')) {
+          const shape = randomShape(g, 1 + g.randint(3));
+          const positive = op === 'log' || op === 'sqrt';
+          const x = makeView(shape, layout, g, 'float32', positive ? (r) => r.random() * 4 + 0.01 : undefined);
+          const out = backend.unary(op, x, 'float32');
+          const exp = [...multiIndices(shape)].map((i) => UNARY_REF[op](at(x, i)));
+          assertNmse(out, round32(exp), op === 'erf' ? 1e-10 : 1e-12, `${op} ${layout} ${A.formatShape(shape)}`);
+        }
+      }
+      const big = makeView([1000], 'contiguous', g);
+      assertNmse(backend.unary('tanh', big, 'float32'), round32(Array.from(big.data, Math.tanh)), 1e-12, 'tanh [1000]');
+    });
+
+    it('binary and comparison ops with broadcasting and strides', () => {
+      for (const op of BINARY_OPS) {
+        for (const la of LAYOUTS) {
+          const shape = randomShape(g, 2 + g.randint(2));
+          const lb = LAYOUTS[g.randint(LAYOUTS.length)]!;
+          const gen = op === 'pow' ? (r: Generator) => r.random() * 2 + 0.1 : undefined;
+          const a = makeView(shape, la, g, 'float32', gen);
+          const b = makeView(shape, lb, g, 'float32', op === 'div' ? (r) => r.random() + 0.5 : undefined);
+          const out = backend.binary(op, a, b, shape, 'float32');
+          const exp = [...multiIndices(shape)].map((i) => BINARY_REF[op](at(a, i), at(b, i)));
+          assertNmse(out, round32(exp), 1e-12, `${op} ${la}/${lb} ${A.formatShape(shape)}`);
+        }
+      }
+      for (const op of COMPARE_OPS) {
+        const shape = randomShape(g, 3);
+        const a = makeView(shape, 'permuted', g, 'float32', (r) => r.randint(3));
+        const b = makeView(shape, 'broadcast', g, 'float32', (r) => r.randint(3));
+        const out = backend.compare(op, a, b, shape);
+        const exp = [...multiIndices(shape)].map((i) => (COMPARE_REF[op](at(a, i), at(b, i)) ? 1 : 0));
+        assert.deepEqual([...out], exp, `${op}`);
+      }
+    });
+
+    it('where selects elementwise across layouts', () => {
+      for (const layout of LAYOUTS) {
+        const shape = randomShape(g, 3);
+        const c = makeView(shape, layout, g, 'bool', (r) => (r.random() < 0.5 ? 1 : 0));
+        const a = makeView(shape, 'strided', g);
+        const b = makeView(shape, 'broadcast', g);
+        const out = backend.where(c, a, b, shape, 'float32');
+        const exp = [...multiIndices(shape)].map((i) => (at(c, i) ? at(a, i) : at(b, i)));
+        assertNmse(out, round32(exp), 0, `where ${layout}`);
+      }
+    });
+
+    it('reductions over any subset of axes', () => {
+      for (let trial = 0; trial < 12; trial++) {
+        const nd = 1 + g.randint(3);
+        const shape = randomShape(g, nd);
+        const layout = LAYOUTS[trial % 3]!;
+        const x = makeView(shape, layout, g);
+        let axes = Array.from({ length: nd }, (_, i) => i).filter(() => g.random() < 0.5);
+        if (axes.length === 0) axes = [nd - 1];
+        const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const sums = new Float64Array(sizeOf(outShape));
+        const best = new Float64Array(sizeOf(outShape)).fill(-Infinity);
+        const bestAt = new Int32Array(sizeOf(outShape));
+        const seen = new Int32Array(sizeOf(outShape));
+        const ost = contiguousStrides(outShape);
+        for (const idx of multiIndices(shape)) {
+          const o = idx.reduce((acc, v, i) => acc + (axes.includes(i) ? 0 : v * ost[i]!), 0);
+          const v = at(x, idx);
+          sums[o] += v;
+          // position within the reduced axes, row-major over those axes
+          const inner = axes.reduce((acc, ax) => acc * shape[ax]! + idx[ax]!, 0);
+          if (v > best[o]!) {
+            best[o] = v;
+            bestAt[o] = inner;
+          }
+          seen[o]!++;
+        }
+        assertNmse(backend.reduce('sum', x, axes, 'float32'), round32(sums), 1e-12, `sum axes ${axes} of ${A.formatShape(shape)} ${layout}`);
+        assert.deepEqual([...backend.reduce('argmax', x, axes, 'int32')], [...bestAt], `argmax axes ${axes}`);
+      }
+    });
+
+    it('matmul: batched, broadcast, transposed operands', () => {
+      const dims = [[1, 1, 1], [3, 17, 1], [17, 3, 127], [127, 17, 3], [5, 64, 33]];
+      for (const [m, k, n] of dims as [number, number, number][]) {
+        for (const [la, lb] of [['contiguous', 'contiguous'], ['permuted', 'contiguous'], ['contiguous', 'permuted'], ['strided', 'permuted']] as Layout[][]) {
+          const batch = g.random() < 0.5 ? [2] : [];
+          const a = makeView([...batch, m, k], la!, g);
+          const b0 = makeView([k, n], lb!, g);
+          // b is shared across the batch: stride 0 on the batch axis
+          const b: View = batch.length ? { ...b0, shape: [...batch, k, n], strides: [0, ...b0.strides] } : b0;
+          const out = backend.matmul(a, b, 'float32');
+          const exp: number[] = [];
+          for (const bi of multiIndices(batch)) {
+            for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+              let s = 0;
+              for (let p = 0; p < k; p++) s += at(a, [...bi, i, p]) * at(b, [...bi, p, j]);
+              exp.push(s);
+            }
+          }
+          assertNmse(out, round32(exp), 1e-10, `matmul ${m}x${k}x${n} ${la}/${lb} batch ${batch}`);
+        }
+      }
+    });
+
+    it('copy converts between compute dtypes', () => {
+      const x = makeView([3, 17], 'permuted', g, 'float32', (r) => (r.random() - 0.5) * 10);
+      const exp = [...multiIndices([3, 17])].map((i) => at(x, i));
+      assertNmse(backend.copy(x, 'float64'), exp, 1e-14, 'copy float64');
+      assert.deepEqual([...backend.copy(x, 'int32')], exp.map((v) => Math.trunc(v) | 0), 'copy int32 truncates');
+      assert.deepEqual([...backend.copy(x, 'bool')], exp.map((v) => (v !== 0 ? 1 : 0)), 'copy bool');
+    });
+
+    it('pad and concat', () => {
+      const shape = [3, 17, 2];
+      const x = makeView(shape, 'permuted', g);
+      const out = backend.pad(x, 1, 2, 1);
+      const outShape = [3, 20, 2];
+      const exp = [...multiIndices(outShape)].map(([i, j, k]) => (j! >= 2 && j! < 19 ? at(x, [i!, j! - 2, k!]) : 0));
+      assertNmse(out, round32(exp), 0, 'pad');
+      const y = makeView([3, 4, 2], 'strided', g);
+      const cat = backend.concat([x, y], 1, [3, 21, 2]);
+      const expCat = [...multiIndices([3, 21, 2])].map(([i, j, k]) => (j! < 17 ? at(x, [i!, j!, k!]) : at(y, [i!, j! - 17, k!])));
+      assertNmse(cat, round32(expCat), 0, 'concat');
+    });
+
+    it('gather, scatterAdd, indexSelect, indexAdd', () => {
+      const x = makeView([4, 17, 3], 'permuted', g);
+      for (const axis of [0, 1, 2]) {
+        const ishape = [4, 17, 3].map((d, i) => (i === axis ? 5 : Math.max(1, d - 1)));
+        const index = makeView(ishape, 'contiguous', g, 'int32', (r) => r.randint([4, 17, 3][axis]!));
+        const out = backend.gather(x, axis, index);
+        const exp = [...multiIndices(ishape)].map((i) => {
+          const j = [...i];
+          j[axis] = at(index, i);
+          return at(x, j);
+        });
+        assertNmse(out, round32(exp), 0, `gather axis ${axis}`);
+        const src = makeView(ishape, 'strided', g);
+        const sc = backend.scatterAdd(x, axis, index, src);
+        const expSc = [...multiIndices([4, 17, 3])].map((i) => at(x, i));
+        const st = contiguousStrides([4, 17, 3]);
+        for (const i of multiIndices(ishape)) {
+          const j = [...i];
+          j[axis] = at(index, i);
+          expSc[j.reduce((acc: number, v: number, d: number) => acc + v * st[d]!, 0)] += at(src, i);
+        }
+        assertNmse(sc, round32(expSc), 1e-14, `scatterAdd axis ${axis}`);
+        const idx1 = makeView([6], 'strided', g, 'int32', (r) => r.randint([4, 17, 3][axis]!));
+        const sel = backend.indexSelect(x, axis, idx1);
+        const selShape = [4, 17, 3].map((d, i) => (i === axis ? 6 : d));
+        const expSel = [...multiIndices(selShape)].map((i) => {
+          const j = [...i];
+          j[axis] = at(idx1, [i[axis]!]);
+          return at(x, j);
+        });
+        assertNmse(sel, round32(expSel), 0, `indexSelect axis ${axis}`);
+        const src2 = makeView(selShape, 'permuted', g);
+        const added = backend.indexAdd(x, axis, idx1, src2);
+        const expAdd = [...multiIndices([4, 17, 3])].map((i) => at(x, i));
+        for (const i of multiIndices(selShape)) {
+          const j = [...i];
+          j[axis] = at(idx1, [i[axis]!]);
+          expAdd[j.reduce((acc: number, v: number, d: number) => acc + v * st[d]!, 0)] += at(src2, i);
+        }
+        assertNmse(added, round32(expAdd), 1e-14, `indexAdd axis ${axis}`);
+      }
+    });
+
+    it('fused kernels equal their composed versions, forward and backward', () => {
+      const prev = getBackend();
+      setBackend(backend);
+      try {
+        const cases: [string, (x: A.Tensor, w: A.Tensor, b: A.Tensor, t: A.Tensor) => A.Tensor][] = [
+          ['softmax', (x) => A.softmax(x)],
+          ['logSoftmax', (x) => A.logSoftmax(x)],
+          ['layerNorm', (x, w, b) => A.layerNorm(x, { weight: w, bias: b })],
+          ['rmsNorm', (x, w) => A.rmsNorm(x, { weight: w })],
+          ['crossEntropy', (x, _w, _b, t) => A.crossEntropy(x, t, { labelSmoothing: 0.1, ignoreIndex: 2 })],
+        ];
+        for (const [name, fn] of cases) {
+          for (const c of [1, 17, 1000]) {
+            const rowsN = 3;
+            const run = (): number[][] => {
+              const gg = new Generator(c);
+              // float64, so that the comparison tests semantics rather than float32 rounding
+              const f64 = { generator: gg, dtype: 'float64' } as const;
+              const x = A.randn([rowsN, c], f64).requiresGrad_();
+              const w = A.randn([c], f64).requiresGrad_();
+              const b = A.randn([c], f64).requiresGrad_();
+              const t = A.randint(0, c, [rowsN], { generator: gg });
+              const y = fn(x, w, b, t);
+              const up = A.randn(y.shape, f64);
+              A.backward(y, up);
+              return [y, x.grad, name.includes('Norm') ? w.grad : null].filter((v): v is A.Tensor => v !== null).map((v) => [...v.toTypedArray()]);
+            };
+            const fused = run();
+            const composed = withoutFused(run);
+            fused.forEach((f, i) => assertNmse(f, composed[i]!, 1e-10, `${name} C=${c} tensor ${i}`));
+          }
+        }
+      } finally {
+        setBackend(prev);
+      }
+    });
+
+    it('kernels return fresh contiguous buffers of the right length', () => {
+      const x = makeView([3, 17], 'strided', g);
+      const outs: [string, TypedArray, number][] = [
+        ['unary', backend.unary('exp', x, 'float32'), 51],
+        ['reduce', backend.reduce('sum', x, [1], 'float32'), 3],
+        ['copy', backend.copy(x, 'float32'), 51],
+      ];
+      for (const [n, o, len] of outs) {
+        assert.equal(o.length, len, n);
+        assert.notEqual(o, x.data, `${n} must not alias its input`);
+      }
+    });
+  });
+}
