@@ -47,8 +47,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     const xc = contiguous(x);
     const tc = contiguous(t);
     const r = k.forward(xc.view('crossEntropy'), tc.view('crossEntropy'), ceOpts);
+    const lse = fromBuffer(r.lse, x.dtype, [x.shape[0]!]); // a tensor, so that tidy/dispose pool its buffer
     perRow = recordOp(fromBuffer(r.loss, x.dtype, [x.shape[0]!]), 'crossEntropy', [xc], (g) => [
-      fromBuffer(k.backward(xc.view('crossEntropy'), tc.view('crossEntropy'), r.lse, contiguous(g).view('crossEntropy'), ceOpts), x.dtype, xc.shape),
+      fromBuffer(k.backward(xc.view('crossEntropy'), tc.view('crossEntropy'), lse.view('crossEntropy').data, contiguous(g).view('crossEntropy'), ceOpts), x.dtype, xc.shape),
     ]);
   } else {
     const lsm = logSoftmax(x, -1);

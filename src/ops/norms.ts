@@ -28,9 +28,13 @@ function runFused(op: string, k: FusedNorm, x: Tensor, w: Tensor | null, b: Tens
   const bc = b ? contiguous(b) : null;
   const r = k.forward(xc.view(op), wc?.view(op) ?? null, bc?.view(op) ?? null, eps);
   const y = fromBuffer(r.y, x.dtype, x.shape);
+  // The saved statistics are tensors too, so that tidy/dispose return their buffers to the pool.
+  const rows = [r.rstd.length];
+  const mean = r.mean ? fromBuffer(r.mean, x.dtype, rows) : null;
+  const rstd = fromBuffer(r.rstd, x.dtype, rows);
   const inputs = [xc, ...(wc ? [wc] : []), ...(bc ? [bc] : [])];
   return recordOp(y, op, inputs, (g) => {
-    const gr = k.backward(contiguous(g).view(op), xc.view(op), wc?.view(op) ?? null, r.mean, r.rstd, bc !== null);
+    const gr = k.backward(contiguous(g).view(op), xc.view(op), wc?.view(op) ?? null, mean?.view(op).data ?? null, rstd.view(op).data, bc !== null);
     const grads = [fromBuffer(gr.gx, x.dtype, x.shape)];
     if (wc) grads.push(fromBuffer(gr.gWeight!, wc.dtype, wc.shape));
     if (bc) grads.push(fromBuffer(gr.gBias!, bc.dtype, bc.shape));
