@@ -64,3 +64,15 @@ describe('eager memory release', () => {
     assert.ok(hits > 0 && misses <= 2, `pool hits ${hits}, misses ${misses}`);
   });
 });
+
+describe('explicit resource management', () => {
+  it('a `using` declaration disposes the tensor at the end of its block', () => {
+    let escaped: ReturnType<typeof exp> | undefined;
+    {
+      using t = exp(tensor([0, 1]));
+      escaped = t;
+      assert.equal(t.isDisposed, false);
+    }
+    assert.equal(escaped.isDisposed, true);
+  });
+});
