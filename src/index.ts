@@ -1,14 +1,16 @@
 /**
  * attn: a transformer language-model stack in TypeScript.
- * Importing the package registers the reference backend.
+ * Importing the package registers the default backend (wasm in Node; see backends/default-node.ts).
  */
 import { setBackend, hasBackend } from './tensor/index.js';
-import { referenceBackend } from './backends/reference/index.js';
+import { defaultBackend } from './backends/default-node.js';
 
-if (!hasBackend()) setBackend(referenceBackend);
+if (!hasBackend()) setBackend(defaultBackend());
 
 export * from './tensor/index.js';
 export * from './ops/index.js';
 export { referenceBackend, referenceBackendUnfused } from './backends/reference/index.js';
+export { createWasmBackend, supportsRelaxedSimd, type WasmBackend, type SimdLevel, type WasmLoadOptions } from './backends/wasm/index.js';
+export { defaultBackend } from './backends/default-node.js';
 export * from './nn/index.js';
 export * from './train/index.js';

@@ -243,6 +243,37 @@ export function conformanceSuite(backend: Backend): void {
       }
     });
 
+    it('matmul: large enough for blocked kernels and threads (edge tiles, sliced and transposed operands)', () => {
+      const cases: [number[], number[], Layout, Layout][] = [
+        [[130, 300], [300, 77], 'contiguous', 'permuted'],
+        [[3, 61, 257], [257, 45], 'strided', 'contiguous'],
+        [[1, 1000], [1000, 129], 'contiguous', 'permuted'],
+        [[257, 1], [1, 33], 'permuted', 'contiguous'],
+        [[4, 2, 37, 64], [4, 2, 64, 37], 'contiguous', 'permuted'],
+      ];
+      for (const [sa, sb, la, lb] of cases) {
+        const a = makeView(sa, la, g);
+        const b0 = makeView(sb, lb, g);
+        const nd = Math.max(sa.length, sb.length);
+        const batch = sa.slice(0, -2);
+        // broadcast b's batch if it has none
+        const b: View = sb.length < nd ? { ...b0, shape: [...batch, ...sb], strides: [...batch.map(() => 0), ...b0.strides] } : b0;
+        const [m, k] = sa.slice(-2) as [number, number];
+        const n = sb[sb.length - 1]!;
+        const out = backend.matmul(a, b, 'float32');
+        const exp = new Float64Array(sizeOf(batch) * m * n);
+        let o = 0;
+        for (const bi of multiIndices(batch)) {
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += at(a, [...bi, i, p]) * at(b, [...bi, p, j]);
+            exp[o++] = s;
+          }
+        }
+        assertNmse(out, round32(exp), 1e-10, `matmul ${A.formatShape(sa)} @ ${A.formatShape(sb)} ${la}/${lb}`);
+      }
+    });
+
     it('copy converts between compute dtypes', () => {
       const x = makeView([3, 17], 'permuted', g, 'float32', (r) => (r.random() - 0.5) * 10);
       const exp = [...multiIndices([3, 17])].map((i) => at(x, i));

@@ -1,0 +1,108 @@
+/**
+ * Backend.matmul on the wasm kernels. Operands are copied into the scratch arena as the storage
+ * span they cover (a transposed or broadcast operand is copied as stored and read through its
+ * strides, not repacked in JS); per-batch offsets go in a table, so broadcast batches cost
+ * nothing. The work is cut into items (whole matrices, or row / column blocks of C when there
+ * are fewer matrices than threads) and shared by the pool.
+ */
+import { allocate, sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
+import { matmul as referenceMatmul } from '../reference/matmul.js';
+import { offsetsOf } from '../reference/strided.js';
+import type { WasmRuntime } from './runtime.js';
+import { JOB_GEMM, type ThreadPool } from './pool.js';
+
+const MR = 6;
+const NR = 8;
+/** Below this many multiply-adds the JS reference kernel wins (no copies, no dispatch). */
+const MIN_WASM_MACS = 4096;
+/** Below this many multiply-adds one thread beats waking the others. */
+const MIN_THREADED_MACS = 1 << 18;
+
+interface Operand {
+  ptr: number;
+  /** Element offset of each batch's (0, 0) relative to ptr. */
+  batchOffsets: Int32Array;
+  rs: number;
+  cs: number;
+}
+
+/** Copies the span of storage a matrix view touches into the arena. */
+function stage(rt: WasmRuntime, v: View, batch: readonly number[]): Operand {
+  const nd = v.shape.length;
+  let lo = v.offset;
+  let hi = v.offset;
+  for (let i = 0; i < nd; i++) {
+    const ext = (v.shape[i]! - 1) * v.strides[i]!;
+    if (ext < 0) lo += ext;
+    else hi += ext;
+  }
+  const span = hi - lo + 1;
+  const size = sizeOf(v.shape);
+  let src: View = v;
+  if (span > 2 * size + 1024) {
+    // sparse view (e.g. a narrow slice of a big tensor): gather it densely instead
+    const offs = offsetsOf(v);
+    const dense = new Float32Array(size);
+    for (let i = 0; i < size; i++) dense[i] = v.data[offs ? offs[i]! : v.offset + i]!;
+    const strides: number[] = [];
+    let s = 1;
+    for (let i = nd - 1; i >= 0; i--) {
+      strides[i] = v.shape[i] === 1 ? 0 : s;
+      s *= v.shape[i]!;
+    }
+    src = { data: dense, dtype: 'float32', shape: v.shape, strides, offset: 0 };
+    lo = 0;
+    hi = size - 1;
+  }
+  const n = src === v ? span : size;
+  const ptr = rt.alloc(n * 4);
+  rt.f32(ptr, n).set(src.data.subarray(lo, lo + n));
+  const batchView: View = { ...src, shape: batch, strides: src.strides.slice(0, nd - 2), offset: src.offset - lo };
+  const table = offsetsOf(batchView) ?? Int32Array.from({ length: sizeOf(batch) }, (_, i) => batchView.offset + i);
+  if (batch.length === 0) table[0] = src.offset - lo;
+  return { ptr, batchOffsets: table, rs: src.strides[nd - 2]!, cs: src.strides[nd - 1]! };
+}
+
+export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, outDtype: ComputeDType): TypedArray {
+  const nd = a.shape.length;
+  const m = a.shape[nd - 2]!;
+  const k = a.shape[nd - 1]!;
+  const n = b.shape[nd - 1]!;
+  const batch = a.shape.slice(0, -2);
+  const nb = sizeOf(batch);
+  const macs = nb * m * n * k;
+  if (outDtype !== 'float32' || a.dtype !== 'float32' || b.dtype !== 'float32' || macs < MIN_WASM_MACS) {
+    return referenceMatmul(a, b, outDtype);
+  }
+  try {
+    const A = stage(rt, a, batch);
+    const B = stage(rt, b, batch);
+    const offA = rt.alloc(nb * 4);
+    rt.i32(offA, nb).set(A.batchOffsets);
+    const offB = rt.alloc(nb * 4);
+    rt.i32(offB, nb).set(B.batchOffsets);
+    const cPtr = rt.alloc(nb * m * n * 4);
+    const c = rt.f32(cPtr, nb * m * n);
+    c.fill(0);
+
+    const threads = macs < MIN_THREADED_MACS ? 1 : pool.size;
+    // Items: whole matrices when there are enough of them, else row (or column) blocks of C.
+    let rowBlock = m;
+    let colBlock = n;
+    if (nb < threads) {
+      const split = Math.ceil(threads / nb);
+      if (m >= n || m >= MR * split) rowBlock = Math.max(MR, Math.ceil(m / split / MR) * MR);
+      else colBlock = Math.max(NR, Math.ceil(n / split / NR) * NR);
+    }
+    const items = nb * Math.ceil(m / rowBlock) * Math.ceil(n / colBlock);
+    const args = [A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, items];
+    if (threads === 1) rt.exports.gemmBatched(A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, 0, items, rt.workPointer(0));
+    else pool.run(JOB_GEMM, args);
+
+    const out = allocate('float32', nb * m * n, false);
+    out.set(c);
+    return out;
+  } finally {
+    rt.reset();
+  }
+}

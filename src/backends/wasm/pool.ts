@@ -1,0 +1,92 @@
+/**
+ * A thread pool over shared WebAssembly memory (as llama.cpp's ggml threadpool): workers block
+ * in Atomics.wait on a generation counter; the caller writes a job into the control block,
+ * bumps the generation, runs its own share, and waits for the done counter. Jobs are ranges
+ * of work items; thread t of T runs items [t*N/T, (t+1)*N/T).
+ *
+ * Control block (Int32 words at CTRL): 0 generation, 1 done count, 2 job kind, 3 thread count,
+ * 4 shutdown, 8.. job arguments.
+ */
+import type { WasmRuntime } from './runtime.js';
+import { CTRL } from './runtime.js';
+
+export const GEN = 0;
+export const DONE = 1;
+export const KIND = 2;
+export const NTHREADS = 3;
+export const SHUTDOWN = 4;
+export const ARGS = 8;
+
+export const JOB_GEMM = 1;
+
+/** Runs thread t's share of the job described in the control block. */
+export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
+  const nt = ctrl[NTHREADS]!;
+  if (ctrl[KIND] === JOB_GEMM) {
+    const a = (i: number) => ctrl[ARGS + i]!;
+    const items = a(14);
+    const start = Math.floor((t * items) / nt);
+    const end = Math.floor(((t + 1) * items) / nt);
+    if (start < end) {
+      rt.exports.gemmBatched(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), start, end, rt.workPointer(t));
+    }
+  }
+}
+
+/** The caller's side: dispatch to the workers, take share 0, wait for the others. */
+export interface ThreadPool {
+  readonly size: number;
+  run(kind: number, args: readonly number[]): void;
+  close(): void;
+}
+
+export function controlBlock(rt: WasmRuntime): Int32Array {
+  return new Int32Array(rt.memory.buffer, CTRL, 64);
+}
+
+/** One-thread "pool": runs everything inline (browsers without cross-origin isolation). */
+export class InlinePool implements ThreadPool {
+  readonly size = 1;
+  constructor(private readonly rt: WasmRuntime) {}
+
+  run(kind: number, args: readonly number[]): void {
+    const ctrl = controlBlock(this.rt);
+    ctrl[KIND] = kind;
+    ctrl[NTHREADS] = 1;
+    ctrl.set(args, ARGS);
+    runShare(this.rt, ctrl, 0);
+  }
+
+  close(): void {}
+}
+
+/** Workers are started by a platform-specific factory (pool-node.ts in Node). */
+export class AtomicsPool implements ThreadPool {
+  constructor(private readonly rt: WasmRuntime, readonly size: number, private readonly onClose: () => void) {}
+
+  run(kind: number, args: readonly number[], threads = this.size): void {
+    const ctrl = controlBlock(this.rt);
+    const nt = Math.max(1, Math.min(threads, this.size));
+    ctrl[KIND] = kind;
+    ctrl[NTHREADS] = nt;
+    ctrl.set(args, ARGS);
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.add(ctrl, GEN, 1);
+    Atomics.notify(ctrl, GEN);
+    runShare(this.rt, ctrl, 0);
+    // every worker reports, even those without a share, so the next job starts clean
+    for (;;) {
+      const done = Atomics.load(ctrl, DONE);
+      if (done >= this.size - 1) break;
+      Atomics.wait(ctrl, DONE, done, 1000);
+    }
+  }
+
+  close(): void {
+    const ctrl = controlBlock(this.rt);
+    Atomics.store(ctrl, SHUTDOWN, 1);
+    Atomics.add(ctrl, GEN, 1);
+    Atomics.notify(ctrl, GEN);
+    this.onClose();
+  }
+}
