@@ -1,3 +1,4 @@
 // attn's WebAssembly kernels. Built twice by scripts/build-wasm.mjs: with plain SIMD128 and
 // with relaxed SIMD (fused multiply-add); the loader picks what the runtime supports.
 export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
+export { attnForward, attnBackward } from './attention';

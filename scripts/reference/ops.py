@@ -44,12 +44,26 @@ def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def attention(q, k, v, causal):
+def attention(q, k, v, causal, window=0, mask=None):
+    """softmax(q k^T / sqrt(d) + masks) v with GQA by repeat_interleave of KV heads (as
+    transformers' repeat_kv); query row i sits at position i + (Tk - Tq)."""
+    group = q.shape[-3] // k.shape[-3]
+    k = k.repeat_interleave(group, dim=-3)
+    v = v.repeat_interleave(group, dim=-3)
     s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    tq, tk = s.shape[-2], s.shape[-1]
+    pos = torch.arange(tq).unsqueeze(1) + (tk - tq)
+    key = torch.arange(tk).unsqueeze(0)
+    allowed = torch.ones(tq, tk, dtype=torch.bool)
     if causal:
-        tq, tk = s.shape[-2], s.shape[-1]
-        allowed = torch.ones(tq, tk, dtype=torch.bool).tril(tk - tq)
-        s = s.masked_fill(~allowed, float("-inf"))
+        allowed &= key <= pos
+    if window:
+        allowed &= (pos - key) < window
+        if not causal:
+            allowed &= (key - pos) < window
+    s = s.masked_fill(~allowed, float("-inf"))
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
     return torch.softmax(s, -1) @ v
 
 
@@ -168,6 +182,12 @@ case("cross_entropy_3d", lambda x, t: F.cross_entropy(x.reshape(-1, 7), t.reshap
 # ---- attention ----
 case("attention", lambda q, k, v: attention(q, k, v, False), [randn(2, 2, 4, 8), randn(2, 2, 6, 8), randn(2, 2, 6, 8)])
 case("attention_causal", lambda q, k, v: attention(q, k, v, True), [randn(1, 2, 5, 4), randn(1, 2, 5, 4), randn(1, 2, 5, 4)], {"causal": True})
+case("attention_gqa", lambda q, k, v: attention(q, k, v, True), [randn(2, 4, 6, 8), randn(2, 2, 6, 8), randn(2, 2, 6, 8)], {"causal": True})
+case("attention_mqa_decode", lambda q, k, v: attention(q, k, v, True), [randn(1, 4, 2, 8), randn(1, 1, 9, 8), randn(1, 1, 9, 8)], {"causal": True})
+case("attention_sliding_window", lambda q, k, v: attention(q, k, v, True, window=3), [randn(1, 2, 7, 4), randn(1, 2, 7, 4), randn(1, 2, 7, 4)], {"causal": True, "window": 3})
+case("attention_local_bidirectional", lambda q, k, v: attention(q, k, v, False, window=2), [randn(1, 1, 6, 4), randn(1, 1, 6, 4), randn(1, 1, 6, 4)], {"window": 2})
+_pad = torch.tensor([[True, True, True, False, False], [True, True, True, True, True]]).reshape(2, 1, 1, 5)
+case("attention_padding_mask", lambda q, k, v, m: attention(q, k, v, False, mask=m), [randn(2, 2, 5, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 6), _pad])
 
 
 def encode(t):

@@ -1,41 +1,124 @@
 /**
- * Scaled dot-product attention (Vaswani et al. 2017, eq. 1), composed from primitives:
- * softmax(q k^T * scale + mask) v. This composed form is the oracle for the tiled kernels.
+ * Scaled dot-product attention (Vaswani et al. 2017, eq. 1): softmax(q k^T * scale + mask) v,
+ * with grouped-query heads (Ainslie et al. 2023; MQA when there is one KV head), causal and
+ * sliding-window masks (Mistral; Longformer's local attention when bidirectional), and an
+ * additive bias or boolean mask (padding, ALiBi slopes, T5 relative bias).
+ *
+ * When the backend has a fused `attention` kernel (FlashAttention-style, never materialising the
+ * [Tq, Tk] scores) it runs that; the composed version below is its fallback and test oracle.
  */
-import { add, arange, compare, fail, formatShape, matmul, mul, transpose, where, type Tensor } from '../tensor/index.js';
+import {
+  add, arange, compare, full, contiguous, expand, fail, formatShape, fromBuffer, isFloat, matmul, mul, recordOp, reshape,
+  transpose, where, logicalAnd, sub, type AttentionSpec, type Tensor,
+} from '../tensor/index.js';
+import { fusedKernel } from './fused.js';
 import { softmax } from './softmax.js';
 
 export interface AttentionOptions {
-  /** Bool mask (true = attend) or additive float bias, broadcastable to [..., Tq, Tk]. */
+  /** Bool mask (true = attend) or additive float bias, broadcastable to [B, Hq, Tq, Tk]. */
   mask?: Tensor;
-  /** Causal masking aligned to the end (query i attends to keys <= i + Tk - Tq). */
+  /**
+   * Causal masking aligned to the end: query row i sits at position i + (Tk - Tq) and attends
+   * keys j <= that position (a decode step's single query sees the whole cache).
+   */
   causal?: boolean;
+  /** Sliding window: keys with |position - j| < window (with causal: the last `window` keys). */
+  window?: number;
   /** Defaults to 1 / sqrt(head dim). */
   scale?: number;
 }
 
-/** q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv] -> [..., Tq, Dv]. */
+/**
+ * q [..., Hq, Tq, D], k [..., Hkv, Tk, D], v [..., Hkv, Tk, Dv] -> [..., Hq, Tq, Dv].
+ * Hq must be a multiple of Hkv (query head h uses KV head floor(h / (Hq / Hkv))).
+ */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const d = q.shape[q.ndim - 1]!;
-  if (k.shape[k.ndim - 1] !== d) fail('attention', `query ${formatShape(q.shape)} and key ${formatShape(k.shape)} head dims differ`);
-  if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) fail('attention', `key ${formatShape(k.shape)} and value ${formatShape(v.shape)} lengths differ`);
+  const nd = q.ndim;
+  if (nd < 2 || k.ndim !== nd || v.ndim !== nd) {
+    fail('attention', `query ${formatShape(q.shape)}, key ${formatShape(k.shape)} and value ${formatShape(v.shape)} must have the same rank >= 2`);
+  }
+  const d = q.shape[nd - 1]!;
+  if (k.shape[nd - 1] !== d) fail('attention', `query ${formatShape(q.shape)} and key ${formatShape(k.shape)} head dims differ`);
+  if (k.shape[nd - 2] !== v.shape[nd - 2]) fail('attention', `key ${formatShape(k.shape)} and value ${formatShape(v.shape)} lengths differ`);
+  const hq = nd >= 3 ? q.shape[nd - 3]! : 1;
+  const hkv = nd >= 3 ? k.shape[nd - 3]! : 1;
+  if (nd >= 3 && (v.shape[nd - 3] !== hkv || hq % hkv !== 0)) {
+    fail('attention', `query heads (${hq}) must be a multiple of key/value heads (${hkv}, ${v.shape[nd - 3]})`);
+  }
+  const window = opts.window ?? 0;
+  if (!(Number.isInteger(window) && window >= 0)) fail('attention', `window must be a non-negative integer, got ${window}`);
   const scale = opts.scale ?? 1 / Math.sqrt(d);
-  let scores = mul(matmul(q, transpose(k, -2, -1)), scale); // [..., Tq, Tk]
-  const tq = q.shape[q.ndim - 2]!;
-  const tk = k.shape[k.ndim - 2]!;
-  if (opts.causal) {
-    const allowed = causalMask(tq, tk);
-    scores = where(allowed, scores, -Infinity);
+  const fused = fusedKernel('attention');
+  if (fused && nd === 4 && q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' && !opts.mask?.requiresGrad) {
+    return fusedAttention(q, k, v, opts, scale, window);
   }
-  if (opts.mask) {
-    scores = opts.mask.dtype === 'bool' ? where(opts.mask, scores, -Infinity) : add(scores, opts.mask);
+  return composedAttention(q, k, v, opts, scale, window);
+}
+
+/** Bool [Tq, Tk]: which keys each query row may attend under causal / window masking. */
+export function attentionMask(tq: number, tk: number, opts: { causal?: boolean; window?: number } = {}): Tensor {
+  const pos = add(arange(tq).reshape(tq, 1), tk - tq); // [Tq, 1]
+  const key = arange(tk).reshape(1, tk); // [1, Tk]
+  let allowed = full([tq, tk], 1, { dtype: 'bool' });
+  if (opts.causal) allowed = logicalAnd(allowed, compare('le', key, pos));
+  if (opts.window) {
+    const dist = sub(pos, key); // position - j
+    allowed = logicalAnd(allowed, compare('lt', dist, opts.window));
+    if (!opts.causal) allowed = logicalAnd(allowed, compare('gt', dist, -opts.window));
   }
-  return matmul(softmax(scores, -1), v); // [..., Tq, Dv]
+  return allowed;
 }
 
 /** Bool [Tq, Tk]: query i may attend key j when j <= i + (Tk - Tq). */
 export function causalMask(tq: number, tk: number): Tensor {
-  const rows = arange(tq).reshape(tq, 1);
-  const cols = arange(tk).reshape(1, tk);
-  return compare('le', cols, add(rows, tk - tq));
+  return attentionMask(tq, tk, { causal: true });
+}
+
+/** Repeats each KV head `group` times along the head axis: [..., Hkv, T, D] -> [..., Hkv*group, T, D]. */
+function repeatKv(x: Tensor, group: number): Tensor {
+  if (group === 1) return x;
+  const nd = x.ndim;
+  const s = x.shape;
+  const e = expand(x.unsqueeze(nd - 2), [...s.slice(0, nd - 2), group, s[nd - 2]!, s[nd - 1]!]); // [..., Hkv, g, T, D]
+  return reshape(e, [...s.slice(0, nd - 3), s[nd - 3]! * group, s[nd - 2]!, s[nd - 1]!]); // [..., Hq, T, D]
+}
+
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+  const nd = q.ndim;
+  const group = nd >= 3 ? q.shape[nd - 3]! / k.shape[nd - 3]! : 1;
+  const kk = repeatKv(k, group);
+  const vv = repeatKv(v, group);
+  let scores = mul(matmul(q, transpose(kk, -2, -1)), scale); // [..., Tq, Tk]
+  const tq = q.shape[nd - 2]!;
+  const tk = k.shape[nd - 2]!;
+  if (opts.causal || window) scores = where(attentionMask(tq, tk, { causal: opts.causal ?? false, window }), scores, -Infinity);
+  if (opts.mask) scores = opts.mask.dtype === 'bool' ? where(opts.mask, scores, -Infinity) : add(scores, opts.mask);
+  return matmul(softmax(scores, -1), vv); // [..., Tq, Dv]
+}
+
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+  const kernel = fusedKernel('attention')!;
+  const [b, hq, tq, d] = q.shape as [number, number, number, number];
+  const [, hkv, tk] = k.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  if (k.shape[0] !== b || v.shape[0] !== b) fail('attention', `batch sizes differ: ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`);
+  const spec: AttentionSpec = { batch: b, headsQ: hq, headsKV: hkv, tq, tk, headDim: d, valueDim: dv, scale, causal: opts.causal ?? false, window };
+  let bias: Tensor | null = null;
+  if (opts.mask) {
+    const m = opts.mask.dtype === 'bool' ? where(opts.mask, 0, -Infinity) : opts.mask;
+    if (!isFloat(m.dtype)) fail('attention', `mask must be bool or float, got ${m.dtype}`);
+    bias = expand(m.dtype === 'float32' ? m : m.to('float32'), [b, hq, tq, tk]);
+  }
+  const [qc, kc, vc] = [contiguous(q), contiguous(k), contiguous(v)];
+  const biasView = bias ? bias.view('attention') : null;
+  const r = kernel.forward(qc.view('attention'), kc.view('attention'), vc.view('attention'), biasView, spec);
+  const out = fromBuffer(r.out, 'float32', [b, hq, tq, dv]);
+  const lse = fromBuffer(r.lse, 'float32', [b, hq, tq]);
+  return recordOp(out, 'attention', [qc, kc, vc], (g) => {
+    const gr = kernel.backward(
+      qc.view('attention'), kc.view('attention'), vc.view('attention'), biasView, out.view('attention'), lse.view('attention'),
+      contiguous(g).view('attention'), spec,
+    );
+    return [fromBuffer(gr.gq, 'float32', qc.shape), fromBuffer(gr.gk, 'float32', kc.shape), fromBuffer(gr.gv, 'float32', vc.shape)];
+  });
 }

@@ -68,7 +68,37 @@ export interface FusedCrossEntropy {
   backward(logits: View, targets: View, lse: TypedArray, gLoss: View, opts: FusedCrossEntropyOptions): TypedArray;
 }
 
+/** Sizes and masking of one fused attention call (see src/ops/attention.ts for the semantics). */
+export interface AttentionSpec {
+  batch: number;
+  headsQ: number;
+  /** Divides headsQ: query head h reads KV head h / (headsQ / headsKV). */
+  headsKV: number;
+  tq: number;
+  tk: number;
+  headDim: number;
+  valueDim: number;
+  scale: number;
+  /** Query row i sits at position i + (tk - tq); causal allows keys j <= position. */
+  causal: boolean;
+  /** 0 for none; else keys with |position - j| < window (only the past when causal). */
+  window: number;
+}
+
+/**
+ * Exact attention without materialising the [tq, tk] scores. q [B, Hq, Tq, D], k [B, Hkv, Tk, D],
+ * v [B, Hkv, Tk, Dv] contiguous; bias (optional) is additive and broadcast to [B, Hq, Tq, Tk]
+ * through its strides. forward returns out [B, Hq, Tq, Dv] and the per-row log-sum-exp.
+ */
+export interface FusedAttention {
+  forward(q: View, k: View, v: View, bias: View | null, spec: AttentionSpec): { out: TypedArray; lse: TypedArray };
+  backward(
+    q: View, k: View, v: View, bias: View | null, out: View, lse: View, gOut: View, spec: AttentionSpec,
+  ): { gq: TypedArray; gk: TypedArray; gv: TypedArray };
+}
+
 export interface FusedKernels {
+  attention?: FusedAttention;
   softmax?: FusedSoftmax;
   logSoftmax?: FusedSoftmax;
   layerNorm?: FusedNorm;
@@ -77,7 +107,7 @@ export interface FusedKernels {
 }
 
 export type FusedKernelName = keyof FusedKernels;
-export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy'];
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention'];
 
 export interface Backend {
   readonly name: string;

@@ -329,8 +329,9 @@ export function logicalAnd(a: Tensor, b: Tensor): Tensor {
 /** Elementwise choice: cond ? a : b, broadcasting all three. */
 export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
   if (cond.dtype !== 'bool') fail('where', `condition must be bool, got ${cond.dtype}`);
-  if (typeof x === 'number' && typeof y === 'number') fail('where', 'at least one of the values must be a Tensor');
-  const a = typeof x === 'number' ? operand('where', x, y as Tensor) : x;
+  // two numbers: float32 values (as torch.where with Python scalars)
+  const like = typeof x === 'number' && typeof y === 'number' ? fromBuffer(allocate('float32', 1, false), 'float32', []) : null;
+  const a = typeof x === 'number' ? operand('where', x, like ?? (y as Tensor)) : x;
   const b = typeof y === 'number' ? operand('where', y, a) : y;
   const dtype = promoteTypes(computeDType('where', a), computeDType('where', b));
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);

@@ -103,4 +103,9 @@ export const OPS: Record<string, OpFn> = {
 
   attention: ([q, k, v]) => A.scaledDotProductAttention(q!, k!, v!),
   attention_causal: ([q, k, v]) => A.scaledDotProductAttention(q!, k!, v!, { causal: true }),
+  attention_gqa: ([q, k, v]) => A.scaledDotProductAttention(q!, k!, v!, { causal: true }),
+  attention_mqa_decode: ([q, k, v]) => A.scaledDotProductAttention(q!, k!, v!, { causal: true }),
+  attention_sliding_window: ([q, k, v], a) => A.scaledDotProductAttention(q!, k!, v!, { causal: true, window: n(a, 'window') }),
+  attention_local_bidirectional: ([q, k, v], a) => A.scaledDotProductAttention(q!, k!, v!, { window: n(a, 'window') }),
+  attention_padding_mask: ([q, k, v, m]) => A.scaledDotProductAttention(q!, k!, v!, { mask: m! }),
 };

@@ -7,6 +7,7 @@
 import type { Backend } from '../../tensor/index.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
+import { wasmAttention } from './attention.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
 export interface WasmBackend extends Backend {
@@ -25,6 +26,7 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     threads: pool.size,
     simd,
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype),
+    fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool) },
     close: () => pool.close(),
   };
 }

@@ -18,19 +18,42 @@ export const SHUTDOWN = 4;
 export const ARGS = 8;
 
 export const JOB_GEMM = 1;
+export const JOB_ATTN_FWD = 2;
+export const JOB_ATTN_BWD = 3;
 
 /** Runs thread t's share of the job described in the control block. */
 export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
   const nt = ctrl[NTHREADS]!;
-  if (ctrl[KIND] === JOB_GEMM) {
-    const a = (i: number) => ctrl[ARGS + i]!;
-    const items = a(14);
-    const start = Math.floor((t * items) / nt);
-    const end = Math.floor(((t + 1) * items) / nt);
-    if (start < end) {
-      rt.exports.gemmBatched(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), start, end, rt.workPointer(t));
+  const a = (i: number) => ctrl[ARGS + i]!;
+  const f = (i: number) => new Float32Array(ctrl.buffer, ctrl.byteOffset + (ARGS + i) * 4, 1)[0]!;
+  const share = (items: number): [number, number] => [Math.floor((t * items) / nt), Math.floor(((t + 1) * items) / nt)];
+  const e = rt.exports;
+  switch (ctrl[KIND]) {
+    case JOB_GEMM: {
+      const [s, end] = share(a(14));
+      if (s < end) e.gemmBatched(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), s, end, rt.workPointer(t));
+      break;
+    }
+    case JOB_ATTN_FWD: {
+      const [s, end] = share(a(19));
+      if (s < end) {
+        e.attnForward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), f(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18), s, end, rt.workPointer(t));
+      }
+      break;
+    }
+    case JOB_ATTN_BWD: {
+      const [s, end] = share(a(24));
+      if (s < end) {
+        e.attnBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15), f(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), s, end);
+      }
+      break;
     }
   }
+}
+
+/** Encodes a float32 argument for the control block. */
+export function f32Bits(x: number): number {
+  return new Int32Array(new Float32Array([x]).buffer)[0]!;
 }
 
 /** The caller's side: dispatch to the workers, take share 0, wait for the others. */

@@ -27,6 +27,17 @@ export interface KernelExports {
     c: number, m: number, n: number, k: number, rowBlock: number, colBlock: number, itemStart: number, itemEnd: number,
     work: number,
   ): void;
+  attnForward(
+    q: number, k: number, v: number, out: number, lse: number, hq: number, hkv: number, tq: number, tk: number,
+    d: number, dv: number, scale: number, causal: number, window: number, bias: number, sb: number, sh: number,
+    si: number, sj: number, itemStart: number, itemEnd: number, work: number,
+  ): void;
+  attnBackward(
+    q: number, k: number, v: number, out: number, lse: number, gout: number, gq: number, gk: number, gv: number,
+    delta: number, hq: number, hkv: number, tq: number, tk: number, d: number, dv: number, scale: number,
+    causal: number, window: number, bias: number, sb: number, sh: number, si: number, sj: number,
+    itemStart: number, itemEnd: number,
+  ): void;
 }
 
 export interface RuntimeOptions {

@@ -1,0 +1,70 @@
+/**
+ * GEMM throughput: attn's wasm backend vs numpy/OpenBLAS, same shapes, same machine, same run.
+ *
+ *   npm run bench -- gemm [--threads 1,2] [--quick]
+ *
+ * Square sizes 256..2048 and transformer shapes [T x d] @ [d x 4d] (T = 1024, d = 384, 768).
+ * Each figure is the best of several runs (>= 3, up to 0.5 s). The peer is /usr/bin/python3
+ * with numpy (apt-get install python3-numpy libopenblas0-pthread), OPENBLAS_NUM_THREADS set to
+ * the same thread count. Ends with JSON lines {"bench","ours","peer","ratio"}.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { createWasmBackend, randn, Generator } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const threadList = (args.includes('--threads') ? args[args.indexOf('--threads') + 1]! : '1,2').split(',').map(Number);
+const quick = args.includes('--quick');
+const shapes: [string, number, number, number][] = [
+  ['256', 256, 256, 256],
+  ['512', 512, 512, 512],
+  ['1024', 1024, 1024, 1024],
+  ...(quick ? [] : [['2048', 2048, 2048, 2048] as [string, number, number, number]]),
+  ['T1024xd384x1536', 1024, 384, 1536],
+  ['T1024xd768x3072', 1024, 768, 3072],
+];
+
+function peer(threads: number): number[] | null {
+  const r = spawnSync('/usr/bin/python3', ['bench/peers/numpy_gemm.py', JSON.stringify(shapes.map(([, m, k, n]) => [m, k, n]))], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+  });
+  if (r.status !== 0) {
+    console.error(`peer unavailable (numpy via /usr/bin/python3): ${r.stderr.trim().split('\n').at(-1) ?? r.error}`);
+    return null;
+  }
+  return (JSON.parse(r.stdout) as { gflops: number[] }).gflops;
+}
+
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, Node ${process.version}`);
+const lines: string[] = [];
+for (const threads of threadList) {
+  const be = createWasmBackend({ threads });
+  const g = new Generator(0);
+  const ours: number[] = [];
+  for (const [, m, k, n] of shapes) {
+    const a = randn([m, k], { generator: g }).view();
+    const b = randn([k, n], { generator: g }).view();
+    be.matmul(a, b, 'float32');
+    let best = Infinity;
+    const start = performance.now();
+    for (let reps = 0; reps < 3 || (performance.now() - start < 500 && reps < 50); reps++) {
+      const t = performance.now();
+      be.matmul(a, b, 'float32');
+      best = Math.min(best, performance.now() - t);
+    }
+    ours.push((2 * m * k * n) / (best / 1000) / 1e9);
+  }
+  be.close();
+  const theirs = peer(threads);
+  console.log(`\n${be.name} vs numpy/OpenBLAS, ${threads} thread${threads > 1 ? 's' : ''} (GFLOPS)`);
+  console.log(`${'shape'.padEnd(18)} ${'attn'.padStart(8)} ${'numpy'.padStart(8)} ${'ratio'.padStart(7)}`);
+  shapes.forEach(([name], i) => {
+    const o = ours[i]!;
+    const p = theirs?.[i] ?? null;
+    console.log(`${name.padEnd(18)} ${o.toFixed(1).padStart(8)} ${p === null ? '     n/a' : p.toFixed(1).padStart(8)} ${p === null ? '    n/a' : (o / p).toFixed(3).padStart(7)}`);
+    lines.push(JSON.stringify({ bench: `gemm-${name}-${threads}t`, ours: +o.toFixed(2), peer: p === null ? null : +p.toFixed(2), ratio: p === null ? null : +(o / p).toFixed(4), unit: 'GFLOPS' }));
+  });
+}
+console.log('');
+for (const l of lines) console.log(l);

@@ -1,0 +1,78 @@
+/** Backend.fused.attention on the wasm kernels (assembly/attention.ts). */
+import { allocate, sizeOf, type AttentionSpec, type FusedAttention, type TypedArray, type View } from '../../tensor/index.js';
+import type { WasmRuntime } from './runtime.js';
+import { JOB_ATTN_BWD, JOB_ATTN_FWD, f32Bits, type ThreadPool } from './pool.js';
+
+/** Copies a contiguous f32 view into the arena. */
+function put(rt: WasmRuntime, v: View): number {
+  const n = sizeOf(v.shape);
+  const p = rt.alloc(n * 4);
+  rt.f32(p, n).set(v.data.subarray(v.offset, v.offset + n));
+  return p;
+}
+
+/** Copies the storage span of a (broadcast) bias view; returns pointer and element strides. */
+function putBias(rt: WasmRuntime, bias: View | null): number[] {
+  if (!bias) return [0, 0, 0, 0, 0];
+  let lo = bias.offset;
+  let hi = bias.offset;
+  bias.shape.forEach((d, i) => {
+    const ext = (d - 1) * bias.strides[i]!;
+    if (ext < 0) lo += ext;
+    else hi += ext;
+  });
+  const n = hi - lo + 1;
+  const p = rt.alloc(n * 4);
+  rt.f32(p, n).set(bias.data.subarray(lo, lo + n));
+  const base = p + (bias.offset - lo) * 4;
+  return [base, ...bias.strides];
+}
+
+function out(rt: WasmRuntime, ptr: number, n: number): TypedArray {
+  const o = allocate('float32', n, false);
+  o.set(rt.f32(ptr, n));
+  return o;
+}
+
+export function wasmAttention(rt: WasmRuntime, pool: ThreadPool): FusedAttention {
+  return {
+    forward(q, k, v, bias, s: AttentionSpec) {
+      try {
+        const rows = s.batch * s.headsQ * s.tq;
+        const [qp, kp, vp] = [put(rt, q), put(rt, k), put(rt, v)];
+        const op = rt.alloc(rows * s.valueDim * 4);
+        const lp = rt.alloc(rows * 4);
+        const bargs = putBias(rt, bias);
+        pool.run(JOB_ATTN_FWD, [
+          qp, kp, vp, op, lp, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim, f32Bits(s.scale),
+          s.causal ? 1 : 0, s.window, ...bargs, rows,
+        ]);
+        return { out: out(rt, op, rows * s.valueDim), lse: out(rt, lp, rows) };
+      } finally {
+        rt.reset();
+      }
+    },
+    backward(q, k, v, bias, o, lse, gOut, s: AttentionSpec) {
+      try {
+        const rows = s.batch * s.headsQ * s.tq;
+        const kvRows = s.batch * s.headsKV * s.tk;
+        const [qp, kp, vp, opp, lp, gop] = [put(rt, q), put(rt, k), put(rt, v), put(rt, o), put(rt, lse), put(rt, gOut)];
+        const gq = rt.alloc(rows * s.headDim * 4);
+        const gk = rt.alloc(kvRows * s.headDim * 4);
+        const gv = rt.alloc(kvRows * s.valueDim * 4);
+        const delta = rt.alloc(rows * 4);
+        rt.f32(gq, rows * s.headDim).fill(0);
+        rt.f32(gk, kvRows * s.headDim).fill(0);
+        rt.f32(gv, kvRows * s.valueDim).fill(0);
+        const bargs = putBias(rt, bias);
+        pool.run(JOB_ATTN_BWD, [
+          qp, kp, vp, opp, lp, gop, gq, gk, gv, delta, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim,
+          f32Bits(s.scale), s.causal ? 1 : 0, s.window, ...bargs, s.batch * s.headsKV,
+        ]);
+        return { gq: out(rt, gq, rows * s.headDim), gk: out(rt, gk, kvRows * s.headDim), gv: out(rt, gv, kvRows * s.valueDim) };
+      } finally {
+        rt.reset();
+      }
+    },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The fused (tiled, online-softmax) attention kernel against the composed oracle, forward and
+ * backward, over the cases the seeds care about: MHA/GQA/MQA, causal, decode (Tq < Tk), sliding
+ * window, bidirectional local windows, padding masks, additive (ALiBi-style) bias, cross
+ * attention with Dv != D, and lengths that cross the kernel's 64-key blocks.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as A from '../../src/index.js';
+import { Generator, backward, withoutFused, type Tensor } from '../../src/index.js';
+import { assertClose } from '../helpers.js';
+
+interface Case {
+  name: string;
+  b: number; hq: number; hkv: number; tq: number; tk: number; d: number; dv: number;
+  opts?: (g: Generator) => A.AttentionOptions;
+}
+
+const CASES: Case[] = [
+  { name: 'MHA bidirectional', b: 2, hq: 2, hkv: 2, tq: 17, tk: 17, d: 8, dv: 8 },
+  { name: 'GQA causal', b: 1, hq: 6, hkv: 2, tq: 70, tk: 70, d: 16, dv: 16, opts: () => ({ causal: true }) },
+  { name: 'MQA decode (Tq=1 against 130 cached keys)', b: 2, hq: 4, hkv: 1, tq: 1, tk: 130, d: 8, dv: 8, opts: () => ({ causal: true }) },
+  { name: 'decode Tq=3', b: 1, hq: 2, hkv: 2, tq: 3, tk: 127, d: 5, dv: 7, opts: () => ({ causal: true }) },
+  { name: 'sliding window 16, causal', b: 1, hq: 2, hkv: 1, tq: 100, tk: 100, d: 8, dv: 8, opts: () => ({ causal: true, window: 16 }) },
+  { name: 'local bidirectional window 5', b: 1, hq: 1, hkv: 1, tq: 40, tk: 40, d: 4, dv: 4, opts: () => ({ window: 5 }) },
+  { name: 'cross attention Tq != Tk, Dv != D', b: 2, hq: 2, hkv: 2, tq: 9, tk: 150, d: 12, dv: 5 },
+  {
+    name: 'padding mask [B,1,1,Tk]', b: 2, hq: 2, hkv: 2, tq: 20, tk: 20, d: 8, dv: 8,
+    opts: () => ({ mask: A.tensor([...Array(20)].map((_, j) => j < 13).concat([...Array(20)].map(() => true)), { shape: [2, 1, 1, 20] }) }),
+  },
+  {
+    name: 'additive ALiBi-style bias [1,H,Tq,Tk] with causal', b: 1, hq: 3, hkv: 3, tq: 65, tk: 65, d: 8, dv: 8,
+    opts: () => {
+      const slopes = A.tensor([0.5, 0.25, 0.125]).reshape(1, 3, 1, 1);
+      const dist = A.sub(A.arange(65).reshape(1, 65), A.arange(65).reshape(65, 1)).to('float32'); // j - i
+      return { causal: true, mask: A.mul(slopes, dist) };
+    },
+  },
+  { name: 'single key', b: 1, hq: 1, hkv: 1, tq: 1, tk: 1, d: 3, dv: 3 },
+];
+
+function run(c: Case, fused: boolean): number[][] {
+  const g = new Generator(c.tq * 31 + c.tk);
+  const q = A.randn([c.b, c.hq, c.tq, c.d], { generator: g }).requiresGrad_();
+  const k = A.randn([c.b, c.hkv, c.tk, c.d], { generator: g }).requiresGrad_();
+  const v = A.randn([c.b, c.hkv, c.tk, c.dv], { generator: g }).requiresGrad_();
+  const up = A.randn([c.b, c.hq, c.tq, c.dv], { generator: g });
+  const opts = c.opts?.(g) ?? {};
+  const f = () => {
+    const out = A.scaledDotProductAttention(q, k, v, opts);
+    backward(out, up);
+    return [out, q.grad!, k.grad!, v.grad!].map((t: Tensor) => [...t.toTypedArray()]);
+  };
+  return fused ? f() : withoutFused(f);
+}
+
+describe('fused attention vs the composed oracle', () => {
+  it('the default backend provides a fused attention kernel', () => {
+    assert.ok(A.getBackend().fused.attention, `backend ${A.getBackend().name} has no fused attention`);
+  });
+  for (const c of CASES) {
+    it(c.name, () => {
+      const fused = run(c, true);
+      const composed = run(c, false);
+      ['output', 'dq', 'dk', 'dv'].forEach((what, i) => assertClose(fused[i]!, composed[i]!, { atol: 2e-5, rtol: 1e-4 }, `${c.name}: ${what}`));
+    });
+  }
+
+  it('a fully masked query row gives NaN on both paths (as PyTorch softmax)', () => {
+    const q = A.ones([1, 1, 2, 4]);
+    const mask = A.tensor([[false, false], [true, true]]).reshape(1, 1, 2, 2);
+    for (const fused of [true, false]) {
+      const f = () => A.scaledDotProductAttention(q, A.ones([1, 1, 2, 4]), A.ones([1, 1, 2, 4]), { mask }).toArray<number[][][][]>();
+      const out = fused ? f() : withoutFused(f);
+      assert.ok(out[0]![0]![0]!.every(Number.isNaN), `fused=${fused}`);
+      assert.deepEqual(out[0]![0]![1], [1, 1, 1, 1]);
+    }
+  });
+
+  it('rejects mismatched heads and shapes with clear messages', () => {
+    assert.throws(() => A.scaledDotProductAttention(A.ones([1, 3, 2, 4]), A.ones([1, 2, 2, 4]), A.ones([1, 2, 2, 4])), /attention: query heads \(3\) must be a multiple of key\/value heads \(2, 2\)/);
+    assert.throws(() => A.scaledDotProductAttention(A.ones([1, 1, 2, 4]), A.ones([1, 1, 2, 5]), A.ones([1, 1, 2, 4])), /attention: query \[1,1,2,4\] and key \[1,1,2,5\] head dims differ/);
+  });
+});
