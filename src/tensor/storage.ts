@@ -23,7 +23,10 @@ export class Storage {
     readonly dtype: DType,
     readonly pooled: boolean,
     readonly quant: QuantScales | null = null,
-  ) {}
+  ) {
+    accounting.live += data.byteLength;
+    if (accounting.live > accounting.peak) accounting.peak = accounting.live;
+  }
 
   get nbytes(): number {
     return this.data.length * bytesPerElement(this.dtype) + (this.quant ? this.quant.scales.byteLength : 0);
@@ -36,12 +39,28 @@ export class Storage {
   release(): void {
     if (--this.refs > 0 || this.released) return;
     this.released = true;
+    accounting.live -= this.data.byteLength;
     if (this.pooled) pool.put(this.dtype, this.data);
     this.data = EMPTY;
   }
 }
 
 const EMPTY = new Float32Array(0);
+
+/**
+ * Bytes held by storages that have not been released. Storages dropped without dispose() stay
+ * counted until the process ends (the GC does not report them), so measure inside tidy().
+ */
+const accounting = { live: 0, peak: 0 };
+
+export function tensorMemory(): { liveBytes: number; peakBytes: number } {
+  return { liveBytes: accounting.live, peakBytes: accounting.peak };
+}
+
+/** Starts a new peak measurement from the current live bytes. */
+export function resetPeakTensorMemory(): void {
+  accounting.peak = accounting.live;
+}
 
 class BufferPool {
   private free = new Map<string, TypedArray[]>();

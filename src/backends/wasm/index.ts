@@ -15,6 +15,8 @@ export interface WasmBackend extends Backend {
   readonly simd: SimdLevel;
   /** Stops the worker threads; the backend must not be used afterwards. */
   close(): void;
+  /** Peak bytes of the kernels' scratch arena since the last call (and resets it). */
+  takePeakScratchBytes(): number;
 }
 
 export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
@@ -28,6 +30,11 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype),
     fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool) },
     close: () => pool.close(),
+    takePeakScratchBytes: () => {
+      const p = runtime.peakArenaBytes;
+      runtime.peakArenaBytes = 0;
+      return p;
+    },
   };
 }
 

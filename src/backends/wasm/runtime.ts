@@ -53,6 +53,8 @@ export class WasmRuntime {
   readonly workBytes: number;
   readonly arenaStart: number;
   private top: number;
+  /** Highest scratch-arena use (bytes) since the last resetPeak(). */
+  peakArenaBytes = 0;
 
   constructor(opts: RuntimeOptions) {
     const instance = new WebAssembly.Instance(opts.module, { env: { memory: opts.memory } });
@@ -87,6 +89,7 @@ export class WasmRuntime {
     const p = align(this.top, 64);
     this.top = p + bytes;
     this.ensure(this.top);
+    this.peakArenaBytes = Math.max(this.peakArenaBytes, this.top - this.arenaStart);
     return p;
   }
 
