@@ -12,3 +12,4 @@ export * from './ops/index.js';
 export { referenceBackend, referenceBackendUnfused } from './backends/reference/index.js';
 export * from './nn/index.js';
 export * from './train/index.js';
+export * from './formats/index.js';

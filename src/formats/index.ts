@@ -1,0 +1,3 @@
+/** File formats: safetensors (browser-safe core + Node file helpers). */
+export * from './safetensors.js';
+export * from './safetensors-node.js';
