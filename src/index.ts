@@ -13,3 +13,4 @@ export { referenceBackend, referenceBackendUnfused } from './backends/reference/
 export * from './nn/index.js';
 export * from './train/index.js';
 export * from './formats/index.js';
+export * from './models/index.js';
