@@ -14,3 +14,4 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './formats/index.js';
 export * from './models/index.js';
+export * from './analysis/index.js';
