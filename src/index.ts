@@ -14,3 +14,6 @@ export { createWasmBackend, supportsRelaxedSimd, type WasmBackend, type SimdLeve
 export { defaultBackend } from './backends/default-node.js';
 export * from './nn/index.js';
 export * from './train/index.js';
+export * from './formats/index.js';
+export * from './models/index.js';
+export * from './analysis/index.js';

@@ -1,0 +1,2 @@
+/** Analysis tools: calculators (parameters, KV-cache bytes). */
+export * from './calc.js';

@@ -1,0 +1,195 @@
+/**
+ * LLaMA (Touvron et al. 2023, "LLaMA: Open and Efficient Foundation Language Models",
+ * arXiv:2302.13971; LLaMA 2, arXiv:2307.09288, adds grouped-query attention).
+ * Reference implementation: Hugging Face transformers `models/llama/modeling_llama.py`
+ * (LlamaForCausalLM); cf. mlx-lm `models/llama.py` and candle `llama.rs`.
+ *
+ * A decoder-only transformer: no learned positions, rotary embeddings on queries and keys
+ * (HF's rotate_half layout), pre-RMSNorm blocks, SwiGLU feed-forward (Shazeer 2020):
+ *   h = x + o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))),  n = input_layernorm(x)
+ *   y = h + down_proj(silu(gate_proj(m)) * up_proj(m)),                 m = post_attention_layernorm(h)
+ *   logits = lm_head(norm(y))
+ * Variants override small hooks instead of copying: Mistral (`mistral.ts`) adds a sliding
+ * window, Qwen2 (`qwen2.ts`) adds biases on q/k/v.
+ */
+import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.js';
+import { silu } from '../ops/index.js';
+import {
+  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding,
+  type MultiHeadAttentionOptions, type RopeAngles,
+} from '../nn/index.js';
+import type { TensorSource } from '../formats/index.js';
+import { assignKnown, requirePositiveInt } from './config.js';
+import { loadWeights } from './weights.js';
+
+/** LlamaConfig with config.json field names; defaults are transformers' LlamaConfig (LLaMA-7B). */
+export class LlamaConfig {
+  model_type = 'llama';
+  vocab_size = 32000;
+  hidden_size = 4096;
+  intermediate_size = 11008;
+  num_hidden_layers = 32;
+  num_attention_heads = 32;
+  /** null means num_attention_heads (multi-head attention). */
+  num_key_value_heads: number | null = null;
+  /** null means hidden_size / num_attention_heads. */
+  head_dim: number | null = null;
+  hidden_act = 'silu';
+  max_position_embeddings = 2048;
+  rms_norm_eps = 1e-6;
+  rope_theta = 10000;
+  rope_scaling: unknown = null;
+  attention_bias = false;
+  mlp_bias = false;
+  tie_word_embeddings = false;
+  initializer_range = 0.02;
+
+  /** Reads a config.json dictionary, ignoring unknown keys; subclasses inherit it (`MistralConfig.fromDict`). */
+  static fromDict<C extends LlamaConfig>(this: new () => C, dict: Readonly<Record<string, unknown>>): C {
+    const c = assignKnown(new this(), dict, this.name);
+    c.validate();
+    return c;
+  }
+
+  get numKeyValueHeads(): number {
+    return this.num_key_value_heads ?? this.num_attention_heads;
+  }
+
+  get headDim(): number {
+    return this.head_dim ?? this.hidden_size / this.num_attention_heads;
+  }
+
+  protected validate(): void {
+    const what = this.constructor.name;
+    for (const f of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'] as const) requirePositiveInt(what, f, this[f]);
+    if (!Number.isInteger(this.headDim)) fail(what, `hidden_size ${this.hidden_size} is not divisible by num_attention_heads ${this.num_attention_heads}`);
+    if (this.num_attention_heads % this.numKeyValueHeads !== 0) fail(what, `num_attention_heads ${this.num_attention_heads} is not a multiple of num_key_value_heads ${this.numKeyValueHeads}`);
+    if (this.hidden_act !== 'silu') fail(what, `hidden_act '${this.hidden_act}' is not supported (only 'silu')`);
+    if (this.rope_scaling !== null) fail(what, `rope_scaling ${JSON.stringify(this.rope_scaling)} is not supported yet`);
+    if (this.mlp_bias) fail(what, 'mlp_bias is not supported yet');
+  }
+}
+
+/** SwiGLU feed-forward: down_proj(silu(gate_proj(x)) * up_proj(x)). */
+export class LlamaMLP extends Module {
+  readonly gateProj: Linear;
+  readonly upProj: Linear;
+  readonly downProj: Linear;
+
+  constructor(config: LlamaConfig, g: Generator) {
+    super();
+    const { hidden_size: d, intermediate_size: inner } = config;
+    this.gateProj = this.module('gate_proj', new Linear(d, inner, { bias: false, generator: g }));
+    this.upProj = this.module('up_proj', new Linear(d, inner, { bias: false, generator: g }));
+    this.downProj = this.module('down_proj', new Linear(inner, d, { bias: false, generator: g }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const gate = silu(this.gateProj.forward(x)); // [B, T, I]
+    const up = this.upProj.forward(x); // [B, T, I]
+    return this.downProj.forward(mul(gate, up)); // [B, T, D]
+  }
+}
+
+/** Pre-RMSNorm decoder layer: attention (`self_attn`, q/k/v/o projections) then the MLP. */
+export class LlamaDecoderLayer extends Module {
+  readonly inputLayernorm: RMSNorm;
+  readonly selfAttn: MultiHeadAttention;
+  readonly postAttentionLayernorm: RMSNorm;
+  readonly mlp: LlamaMLP;
+
+  constructor(config: LlamaConfig, attention: MultiHeadAttentionOptions, g: Generator) {
+    super();
+    this.inputLayernorm = this.module('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.selfAttn = this.module('self_attn', new MultiHeadAttention(attention));
+    this.postAttentionLayernorm = this.module('post_attention_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+    this.mlp = this.module('mlp', new LlamaMLP(config, g));
+  }
+
+  forward(x: Tensor, angles: RopeAngles): Tensor {
+    const attnOut = this.selfAttn.forward(this.inputLayernorm.forward(x), { angles });
+    const afterAttn = add(x, attnOut); // [B, T, D]
+    const mlpOut = this.mlp.forward(this.postAttentionLayernorm.forward(afterAttn));
+    return add(afterAttn, mlpOut); // [B, T, D]
+  }
+}
+
+/** The trunk (`model.*` in checkpoints): token embeddings, decoder layers, final norm. */
+export class LlamaModel extends Module {
+  readonly embedTokens: Embedding;
+  readonly layers: ModuleList<LlamaDecoderLayer>;
+  readonly norm: RMSNorm;
+  readonly rope: RotaryEmbedding;
+
+  constructor(readonly config: LlamaConfig, attentionFor: (layer: number) => MultiHeadAttentionOptions, g: Generator) {
+    super();
+    this.rope = new RotaryEmbedding({ dim: config.headDim, base: config.rope_theta, layout: 'half' });
+    this.embedTokens = this.module('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { std: config.initializer_range, generator: g }));
+    this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) =>
+      new LlamaDecoderLayer(config, { ...attentionFor(i), rope: this.rope, generator: g }, g))));
+    this.norm = this.module('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
+  }
+
+  /** ids [B, T] int32 -> hidden states [B, T, D] */
+  forward(inputIds: Tensor): Tensor {
+    const t = inputIds.shape[inputIds.ndim - 1]!;
+    const angles = this.rope.angles(Array.from({ length: t }, (_, i) => i)); // cos, sin [T, hd/2], shared by all layers
+    let x = this.embedTokens.forward(inputIds); // [B, T, D]
+    for (const layer of this.layers) x = layer.forward(x, angles);
+    return this.norm.forward(x);
+  }
+}
+
+export interface CausalLMOptions {
+  generator?: Generator;
+}
+
+/** LLaMA with its language-model head (`lm_head`, or the embeddings when tie_word_embeddings). */
+export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Module {
+  readonly model: LlamaModel;
+  readonly lmHead: Linear | null;
+
+  constructor(readonly config: C, opts: CausalLMOptions = {}) {
+    super();
+    const g = opts.generator ?? new Generator(0);
+    this.model = this.module('model', new LlamaModel(config, (i) => this.attentionOptions(config, i), g));
+    this.lmHead = config.tie_word_embeddings ? null : this.module('lm_head', new Linear(config.hidden_size, config.vocab_size, { bias: false, generator: g }));
+  }
+
+  /**
+   * The attention of layer `layer`. Variants override this hook (it runs during construction,
+   * so it may read only `config`): LLaMA has causal MHA/GQA with attention_bias on all four
+   * projections.
+   */
+  protected attentionOptions(config: C, _layer: number): MultiHeadAttentionOptions {
+    return {
+      hiddenSize: config.hidden_size,
+      numHeads: config.num_attention_heads,
+      numKeyValueHeads: config.numKeyValueHeads,
+      headDim: config.headDim,
+      kind: 'causal',
+      qkvBias: config.attention_bias,
+      outputBias: config.attention_bias,
+    };
+  }
+
+  /** ids [B, T] int32 -> logits [B, T, V] */
+  forward(inputIds: Tensor): Tensor {
+    const hidden = this.model.forward(inputIds); // [B, T, D]
+    if (this.lmHead) return this.lmHead.forward(hidden); // [B, T, V]
+    return matmul(hidden, this.model.embedTokens.weight.mT); // [B, T, V], tied: hidden @ embed_tokens^T
+  }
+
+  /** Loads HF checkpoint tensors; skips `rotary_emb.inv_freq` buffers and a tied `lm_head.weight`. */
+  loadWeights(source: TensorSource): this {
+    loadWeights(this, source, {
+      what: `${this.constructor.name}.loadWeights`,
+      ignore: (n) => n.endsWith('.rotary_emb.inv_freq') || (this.lmHead === null && n === 'lm_head.weight'),
+    });
+    return this;
+  }
+
+  static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): LlamaForCausalLM {
+    return new LlamaForCausalLM(LlamaConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+  }
+}

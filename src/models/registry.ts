@@ -1,0 +1,33 @@
+/** model_type (from config.json) -> model family, so a Hugging Face folder loads without naming its class. */
+import { fail, type Tensor } from '../tensor/index.js';
+import type { Module } from '../nn/index.js';
+import type { TensorSource } from '../formats/index.js';
+import { GPT2LMHeadModel } from './gpt2.js';
+import { LlamaForCausalLM } from './llama.js';
+import { MistralForCausalLM } from './mistral.js';
+import { Qwen2ForCausalLM } from './qwen2.js';
+
+/** A causal language model: ids [B, T] int32 -> logits [B, T, V]. */
+export interface CausalLM extends Module {
+  forward(inputIds: Tensor): Tensor;
+}
+
+export interface Pretrained {
+  config: Readonly<Record<string, unknown>>;
+  weights: TensorSource;
+}
+
+export const MODEL_FAMILIES: Readonly<Record<string, (p: Pretrained) => CausalLM>> = {
+  gpt2: (p) => GPT2LMHeadModel.fromPretrained(p),
+  llama: (p) => LlamaForCausalLM.fromPretrained(p),
+  mistral: (p) => MistralForCausalLM.fromPretrained(p),
+  qwen2: (p) => Qwen2ForCausalLM.fromPretrained(p),
+};
+
+/** Builds the model named by config.model_type and loads its weights. */
+export function loadPretrained(p: Pretrained): CausalLM {
+  const type = p.config['model_type'];
+  const make = typeof type === 'string' ? MODEL_FAMILIES[type] : undefined;
+  if (!make) fail('loadPretrained', `model_type ${JSON.stringify(type)} is not supported (${Object.keys(MODEL_FAMILIES).join(', ')})`);
+  return make(p);
+}

@@ -1,0 +1,135 @@
+/**
+ * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2) with grouped key/value heads
+ * (Ainslie et al. 2023, "GQA", arXiv:2305.13245; MQA is numKeyValueHeads = 1, Shazeer 2019),
+ * causal, bidirectional or sliding-window masks (Mistral 7B, Jiang et al. 2023), and optional
+ * rotary position embedding. Small functions, composed by the `MultiHeadAttention` module whose
+ * parameter names follow Hugging Face LLaMA (`q_proj`, `k_proj`, `v_proj`, `o_proj`).
+ */
+import {
+  add, compare, fail, logicalAnd, arange, permute, reshape, expand, Generator, type Tensor,
+} from '../tensor/index.js';
+import { scaledDotProductAttention } from '../ops/index.js';
+import { Linear } from './layers.js';
+import { Module } from './module.js';
+import type { RopeAngles, RotaryEmbedding } from './rope.js';
+
+/** [B, T, nh * hd] -> [B, nh, T, hd]. */
+export function splitHeads(x: Tensor, numHeads: number): Tensor {
+  const [b, t, width] = x.shape as [number, number, number];
+  if (width % numHeads !== 0) fail('splitHeads', `width ${width} is not divisible by ${numHeads} heads`);
+  return permute(reshape(x, [b, t, numHeads, width / numHeads]), [0, 2, 1, 3]); // [B, nh, T, hd]
+}
+
+/** [B, nh, T, hd] -> [B, T, nh * hd]. */
+export function mergeHeads(x: Tensor): Tensor {
+  const [b, nh, t, hd] = x.shape as [number, number, number, number];
+  return reshape(permute(x, [0, 2, 1, 3]), [b, t, nh * hd]); // [B, T, nh * hd]
+}
+
+/**
+ * HF's repeat_kv: [B, nkv, T, hd] -> [B, nkv * nRep, T, hd], each key/value head repeated nRep
+ * times in place, so query head h reads key/value head floor(h / nRep).
+ */
+export function repeatKv(x: Tensor, nRep: number): Tensor {
+  if (nRep === 1) return x;
+  const [b, nkv, t, hd] = x.shape as [number, number, number, number];
+  const repeated = expand(reshape(x, [b, nkv, 1, t, hd]), [b, nkv, nRep, t, hd]); // [B, nkv, nRep, T, hd]
+  return reshape(repeated, [b, nkv * nRep, t, hd]); // [B, nh, T, hd]
+}
+
+export type AttentionKind = 'causal' | 'bidirectional';
+
+export interface AttentionMaskOptions {
+  queryLength: number;
+  keyLength: number;
+  kind: AttentionKind;
+  /**
+   * Sliding window W (Mistral's sliding_window): query i sees only the W most recent keys,
+   * itself included (i - j < W). Applies to causal attention.
+   */
+  slidingWindow?: number | null;
+}
+
+/**
+ * Bool [Tq, Tk] (true = attend), or null when every query sees every key. Queries are aligned
+ * to the end of the keys (query i sits at key position i + Tk - Tq), as with a KV cache.
+ */
+export function attentionMask(opts: AttentionMaskOptions): Tensor | null {
+  const { queryLength: tq, keyLength: tk, kind, slidingWindow } = opts;
+  if (kind === 'bidirectional' && !slidingWindow) return null;
+  const queryPos = add(arange(tq, undefined, 1, { dtype: 'int32' }).reshape(tq, 1), tk - tq); // [Tq, 1]
+  const keyPos = arange(tk, undefined, 1, { dtype: 'int32' }).reshape(1, tk); // [1, Tk]
+  let allowed: Tensor | null = kind === 'causal' ? compare('le', keyPos, queryPos) : null;
+  if (slidingWindow) {
+    if (kind !== 'causal') fail('attentionMask', 'a sliding window needs causal attention');
+    const recent = compare('gt', keyPos, add(queryPos, -slidingWindow)); // j > i - W
+    allowed = allowed ? logicalAnd(allowed, recent) : recent;
+  }
+  return allowed;
+}
+
+export interface MultiHeadAttentionOptions {
+  hiddenSize: number;
+  numHeads: number;
+  /** Key/value heads: numHeads for MHA, 1 for MQA, a divisor of numHeads for GQA. */
+  numKeyValueHeads?: number;
+  /** Defaults to hiddenSize / numHeads. */
+  headDim?: number;
+  kind?: AttentionKind;
+  slidingWindow?: number | null;
+  /** Bias on q/k/v projections (Qwen2: true; LLaMA: attention_bias, default false). */
+  qkvBias?: boolean;
+  outputBias?: boolean;
+  rope?: RotaryEmbedding | null;
+  generator?: Generator;
+}
+
+/** x [B, T, D] -> [B, T, D]: project, split heads, rotate, attend (GQA by repeat_kv), merge, project. */
+export class MultiHeadAttention extends Module {
+  readonly qProj: Linear;
+  readonly kProj: Linear;
+  readonly vProj: Linear;
+  readonly oProj: Linear;
+  readonly numHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+  readonly kind: AttentionKind;
+  readonly slidingWindow: number | null;
+  readonly rope: RotaryEmbedding | null;
+
+  constructor(opts: MultiHeadAttentionOptions) {
+    super();
+    const { hiddenSize, numHeads } = opts;
+    this.numHeads = numHeads;
+    this.numKeyValueHeads = opts.numKeyValueHeads ?? numHeads;
+    this.headDim = opts.headDim ?? hiddenSize / numHeads;
+    if (!Number.isInteger(this.headDim)) fail('MultiHeadAttention', `hiddenSize ${hiddenSize} is not divisible by ${numHeads} heads`);
+    if (numHeads % this.numKeyValueHeads !== 0) fail('MultiHeadAttention', `${numHeads} query heads cannot be grouped over ${this.numKeyValueHeads} key/value heads`);
+    this.kind = opts.kind ?? 'causal';
+    this.slidingWindow = opts.slidingWindow ?? null;
+    this.rope = opts.rope ?? null;
+    const g = opts.generator ? { generator: opts.generator } : {};
+    const qkvBias = opts.qkvBias ?? false;
+    this.qProj = this.module('q_proj', new Linear(hiddenSize, numHeads * this.headDim, { bias: qkvBias, ...g }));
+    this.kProj = this.module('k_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
+    this.vProj = this.module('v_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
+    this.oProj = this.module('o_proj', new Linear(numHeads * this.headDim, hiddenSize, { bias: opts.outputBias ?? false, ...g }));
+  }
+
+  /** `angles` are the RoPE angles of the T positions (required when the module has rope). */
+  forward(x: Tensor, opts: { angles?: RopeAngles } = {}): Tensor {
+    const t = x.shape[1]!;
+    let q = splitHeads(this.qProj.forward(x), this.numHeads); // [B, nh, T, hd]
+    let k = splitHeads(this.kProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
+    const v = splitHeads(this.vProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
+    if (this.rope) {
+      const angles = opts.angles ?? this.rope.angles(Array.from({ length: t }, (_, i) => i));
+      q = this.rope.apply(q, angles);
+      k = this.rope.apply(k, angles);
+    }
+    const nRep = this.numHeads / this.numKeyValueHeads;
+    const mask = attentionMask({ queryLength: t, keyLength: t, kind: this.kind, slidingWindow: this.slidingWindow });
+    const attn = scaledDotProductAttention(q, repeatKv(k, nRep), repeatKv(v, nRep), mask ? { mask } : {}); // [B, nh, T, hd]
+    return this.oProj.forward(mergeHeads(attn)); // [B, T, D]
+  }
+}
