@@ -2,12 +2,10 @@
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2) with grouped key/value heads
  * (Ainslie et al. 2023, "GQA", arXiv:2305.13245; MQA is numKeyValueHeads = 1, Shazeer 2019),
  * causal, bidirectional or sliding-window masks (Mistral 7B, Jiang et al. 2023), and optional
- * rotary position embedding. Small functions, composed by the `MultiHeadAttention` module whose
+ * rotary position embedding. Masking and KV-head grouping are done by ops/attention.ts. Small functions, composed by the `MultiHeadAttention` module whose
  * parameter names follow Hugging Face LLaMA (`q_proj`, `k_proj`, `v_proj`, `o_proj`).
  */
-import {
-  add, compare, fail, logicalAnd, arange, permute, reshape, expand, Generator, type Tensor,
-} from '../tensor/index.js';
+import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.js';
 import { scaledDotProductAttention } from '../ops/index.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
@@ -26,47 +24,7 @@ export function mergeHeads(x: Tensor): Tensor {
   return reshape(permute(x, [0, 2, 1, 3]), [b, t, nh * hd]); // [B, T, nh * hd]
 }
 
-/**
- * HF's repeat_kv: [B, nkv, T, hd] -> [B, nkv * nRep, T, hd], each key/value head repeated nRep
- * times in place, so query head h reads key/value head floor(h / nRep).
- */
-export function repeatKv(x: Tensor, nRep: number): Tensor {
-  if (nRep === 1) return x;
-  const [b, nkv, t, hd] = x.shape as [number, number, number, number];
-  const repeated = expand(reshape(x, [b, nkv, 1, t, hd]), [b, nkv, nRep, t, hd]); // [B, nkv, nRep, T, hd]
-  return reshape(repeated, [b, nkv * nRep, t, hd]); // [B, nh, T, hd]
-}
-
 export type AttentionKind = 'causal' | 'bidirectional';
-
-export interface AttentionMaskOptions {
-  queryLength: number;
-  keyLength: number;
-  kind: AttentionKind;
-  /**
-   * Sliding window W (Mistral's sliding_window): query i sees only the W most recent keys,
-   * itself included (i - j < W). Applies to causal attention.
-   */
-  slidingWindow?: number | null;
-}
-
-/**
- * Bool [Tq, Tk] (true = attend), or null when every query sees every key. Queries are aligned
- * to the end of the keys (query i sits at key position i + Tk - Tq), as with a KV cache.
- */
-export function attentionMask(opts: AttentionMaskOptions): Tensor | null {
-  const { queryLength: tq, keyLength: tk, kind, slidingWindow } = opts;
-  if (kind === 'bidirectional' && !slidingWindow) return null;
-  const queryPos = add(arange(tq, undefined, 1, { dtype: 'int32' }).reshape(tq, 1), tk - tq); // [Tq, 1]
-  const keyPos = arange(tk, undefined, 1, { dtype: 'int32' }).reshape(1, tk); // [1, Tk]
-  let allowed: Tensor | null = kind === 'causal' ? compare('le', keyPos, queryPos) : null;
-  if (slidingWindow) {
-    if (kind !== 'causal') fail('attentionMask', 'a sliding window needs causal attention');
-    const recent = compare('gt', keyPos, add(queryPos, -slidingWindow)); // j > i - W
-    allowed = allowed ? logicalAnd(allowed, recent) : recent;
-  }
-  return allowed;
-}
 
 export interface MultiHeadAttentionOptions {
   hiddenSize: number;
@@ -105,6 +63,7 @@ export class MultiHeadAttention extends Module {
     this.headDim = opts.headDim ?? hiddenSize / numHeads;
     if (!Number.isInteger(this.headDim)) fail('MultiHeadAttention', `hiddenSize ${hiddenSize} is not divisible by ${numHeads} heads`);
     if (numHeads % this.numKeyValueHeads !== 0) fail('MultiHeadAttention', `${numHeads} query heads cannot be grouped over ${this.numKeyValueHeads} key/value heads`);
+    if (opts.slidingWindow && opts.kind === 'bidirectional') fail('MultiHeadAttention', 'a sliding window needs causal attention');
     this.kind = opts.kind ?? 'causal';
     this.slidingWindow = opts.slidingWindow ?? null;
     this.rope = opts.rope ?? null;
@@ -127,9 +86,8 @@ export class MultiHeadAttention extends Module {
       q = this.rope.apply(q, angles);
       k = this.rope.apply(k, angles);
     }
-    const nRep = this.numHeads / this.numKeyValueHeads;
-    const mask = attentionMask({ queryLength: t, keyLength: t, kind: this.kind, slidingWindow: this.slidingWindow });
-    const attn = scaledDotProductAttention(q, repeatKv(k, nRep), repeatKv(v, nRep), mask ? { mask } : {}); // [B, nh, T, hd]
+    // GQA/MQA and the masks are handled inside the op (a fused kernel when the backend has one)
+    const attn = scaledDotProductAttention(q, k, v, { causal: this.kind === 'causal', window: this.slidingWindow ?? 0 }); // [B, nh, T, hd]
     return this.oProj.forward(mergeHeads(attn)); // [B, T, D]
   }
 }

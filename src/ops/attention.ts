@@ -74,8 +74,11 @@ export function causalMask(tq: number, tk: number): Tensor {
   return attentionMask(tq, tk, { causal: true });
 }
 
-/** Repeats each KV head `group` times along the head axis: [..., Hkv, T, D] -> [..., Hkv*group, T, D]. */
-function repeatKv(x: Tensor, group: number): Tensor {
+/**
+ * HF's repeat_kv: each KV head repeated `group` times in place along the head axis,
+ * [..., Hkv, T, D] -> [..., Hkv*group, T, D], so query head h reads KV head floor(h / group).
+ */
+export function repeatKv(x: Tensor, group: number): Tensor {
   if (group === 1) return x;
   const nd = x.ndim;
   const s = x.shape;

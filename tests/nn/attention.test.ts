@@ -15,7 +15,7 @@ const TOL = { atol: 1e-5, rtol: 1e-5 };
 
 describe('attention masks', () => {
   it('causal with a sliding window of 3: query i sees keys i-2..i', () => {
-    const m = attentionMask({ queryLength: 5, keyLength: 5, kind: 'causal', slidingWindow: 3 })!;
+    const m = attentionMask(5, 5, { causal: true, window: 3 });
     assert.deepEqual(m.toArray(), [
       [1, 0, 0, 0, 0],
       [1, 1, 0, 0, 0],
@@ -25,11 +25,11 @@ describe('attention masks', () => {
     ]);
   });
 
-  it('causal queries are aligned to the end of the keys (cached prefix), bidirectional needs no mask', () => {
-    const m = attentionMask({ queryLength: 2, keyLength: 4, kind: 'causal' })!;
-    assert.deepEqual(m.toArray(), [[1, 1, 1, 0], [1, 1, 1, 1]]);
-    assert.equal(attentionMask({ queryLength: 3, keyLength: 3, kind: 'bidirectional' }), null);
-    assert.throws(() => attentionMask({ queryLength: 3, keyLength: 3, kind: 'bidirectional', slidingWindow: 2 }), /sliding window needs causal attention/);
+  it('causal queries are aligned to the end of the keys (cached prefix); bidirectional windows are symmetric', () => {
+    assert.deepEqual(attentionMask(2, 4, { causal: true }).toArray(), [[1, 1, 1, 0], [1, 1, 1, 1]]);
+    assert.deepEqual(attentionMask(3, 3).toArray(), [[1, 1, 1], [1, 1, 1], [1, 1, 1]]);
+    assert.deepEqual(attentionMask(4, 4, { window: 2 }).toArray(), [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]]);
+    assert.throws(() => new MultiHeadAttention({ hiddenSize: 8, numHeads: 2, kind: 'bidirectional', slidingWindow: 2 }), /sliding window needs causal attention/);
   });
 });
 
