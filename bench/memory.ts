@@ -5,7 +5,7 @@
  *
  *   npm run bench -- memory [--steps N]
  */
-import { pool, runDemo } from '../src/index.js';
+import { getBackend, pool, runDemo, type WasmBackend } from '../src/index.js';
 
 const argSteps = process.argv.indexOf('--steps');
 const steps = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 10_000;
@@ -29,5 +29,11 @@ const result = runDemo({ steps, batchSize: 8, dModel: 16, nHeads: 2, seed: 1 }, 
 const stats = pool.stats();
 console.log(`\n${steps} steps in ${((performance.now() - t0) / 1000).toFixed(1)}s; final loss ${result.losses.at(-1)!.toFixed(4)}`);
 console.log(`RSS at step ${warmup}: ${mb(startRss).toFixed(1)} MiB; at step ${steps}: ${mb(endRss).toFixed(1)} MiB (${(((endRss - startRss) / startRss) * 100).toFixed(1)}%)`);
-console.log(`buffer pool: ${stats.hits} reuses, ${stats.misses} fresh allocations (${((100 * stats.hits) / (stats.hits + stats.misses)).toFixed(1)}% reused)`);
+const be = getBackend() as Partial<WasmBackend>;
+if (be.memoryStats) {
+  const h = be.memoryStats();
+  console.log(`backend ${getBackend().name}: wasm heap ${(h.heapBytes / 2 ** 20).toFixed(2)} MiB, of which ${(h.freeBytes / 2 ** 20).toFixed(2)} MiB free for reuse`);
+} else {
+  console.log(`backend ${getBackend().name}: buffer pool ${stats.hits} reuses, ${stats.misses} fresh allocations (${((100 * stats.hits) / (stats.hits + stats.misses)).toFixed(1)}% reused)`);
+}
 console.log(JSON.stringify({ bench: 'memory-rss-10k-steps', ours: mb(endRss), peer: mb(startRss), ratio: endRss / startRss, unit: 'MiB (end vs start RSS)' }));

@@ -136,6 +136,14 @@ export interface Backend {
   indexAdd(x: View, axis: number, index: View, src: View): TypedArray;
 
   readonly fused: FusedKernels;
+
+  /**
+   * Optional: buffers for new tensors, e.g. inside WebAssembly memory so that kernels read them
+   * without copies. Returns null to fall back to ordinary typed arrays. `free` receives every
+   * buffer this returned once its last tensor is released.
+   */
+  allocate?(dtype: DType, size: number, zero: boolean): TypedArray | null;
+  free?(data: TypedArray): void;
 }
 
 let current: Backend | null = null;

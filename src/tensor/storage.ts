@@ -7,6 +7,7 @@
  * for the garbage collector. Buffers that the caller handed in are never pooled.
  */
 import { bytesPerElement, newTypedArray, type DType, type TypedArray } from './dtype.js';
+import { getBackend, hasBackend } from './backend.js';
 
 /** Per-block scales of an int8 storage: element i is `data[i] * scales[floor(i / blockSize)]`. */
 export interface QuantScales {
@@ -40,7 +41,9 @@ export class Storage {
     if (--this.refs > 0 || this.released) return;
     this.released = true;
     accounting.live -= this.data.byteLength;
-    if (this.pooled) pool.put(this.dtype, this.data);
+    const owner = owners.get(this.data);
+    if (owner) owner(this.data);
+    else if (this.pooled) pool.put(this.dtype, this.data);
     this.data = EMPTY;
   }
 }
@@ -105,11 +108,22 @@ function key(dtype: DType, size: number): string {
 
 export const pool = new BufferPool();
 
+/** Buffers that a backend allocated, with the function that takes them back. */
+const owners = new WeakMap<TypedArray, (data: TypedArray) => void>();
+
 /**
  * A buffer for kernel output. `zero = false` is for kernels that overwrite every element;
  * a reused buffer then keeps stale values until written.
  */
 export function allocate(dtype: DType, size: number, zero = true): TypedArray {
+  if (hasBackend()) {
+    const b = getBackend();
+    const owned = b.allocate?.(dtype, size, zero);
+    if (owned) {
+      owners.set(owned, (d) => b.free!(d));
+      return owned;
+    }
+  }
   const buf = size > 0 ? pool.take(dtype, size) : undefined;
   if (!buf) return newTypedArray(dtype, size);
   if (zero) buf.fill(0);

@@ -1,8 +1,18 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pool, tidy, keep, tensor, mul, sum, exp, randn, Generator } from '../../src/index.js';
+import {
+  pool, tidy, keep, tensor, mul, sum, exp, randn, Generator, getBackend, setBackend, referenceBackend, type Backend,
+  type WasmBackend,
+} from '../../src/index.js';
 
-describe('eager memory release', () => {
+describe('eager memory release (reference backend: the JS buffer pool)', () => {
+  let prev: Backend;
+  before(() => {
+    prev = getBackend();
+    setBackend(referenceBackend);
+  });
+  after(() => setBackend(prev));
+
   it('dispose returns the buffer to the pool and the next allocation reuses it', () => {
     const x = randn([1000], { generator: new Generator(1) });
     const y = exp(x);
@@ -62,6 +72,35 @@ describe('eager memory release', () => {
     const misses = after.misses - before.misses;
     const hits = after.hits - before.hits;
     assert.ok(hits > 0 && misses <= 2, `pool hits ${hits}, misses ${misses}`);
+  });
+});
+
+describe('eager memory release (wasm backend: tensors live in wasm memory)', () => {
+  const wasm = () => getBackend() as WasmBackend;
+
+  it('tensors are allocated in wasm memory and a disposed block is reused at the same address', () => {
+    assert.match(wasm().name, /^wasm/);
+    const x = randn([1000], { generator: new Generator(1) });
+    const y = exp(x);
+    assert.ok(typeof SharedArrayBuffer !== 'undefined' && y.storage.data.buffer instanceof SharedArrayBuffer);
+    const at = y.storage.data.byteOffset;
+    y.dispose();
+    assert.equal(exp(x).storage.data.byteOffset, at);
+  });
+
+  it('a tidy training-style loop stops growing the wasm heap after the first iteration', () => {
+    const w = randn([64, 64], { generator: new Generator(4) }).requiresGrad_();
+    const x = randn([32, 64], { generator: new Generator(5) });
+    const step = () => tidy(() => {
+      w.zeroGrad();
+      sum(mul(exp(x.matmul(w).mul(0.01)), 2)).backward();
+      return 0;
+    });
+    step();
+    step();
+    const before = wasm().memoryStats().heapBytes;
+    for (let i = 0; i < 20; i++) step();
+    assert.equal(wasm().memoryStats().heapBytes, before);
   });
 });
 

@@ -3,9 +3,11 @@ import { allocate, sizeOf, type AttentionSpec, type FusedAttention, type TypedAr
 import type { WasmRuntime } from './runtime.js';
 import { JOB_ATTN_BWD, JOB_ATTN_FWD, f32Bits, type ThreadPool } from './pool.js';
 
-/** Copies a contiguous f32 view into the arena. */
+/** The address of a contiguous f32 view: in place when resident, else a scratch copy. */
 function put(rt: WasmRuntime, v: View): number {
   const n = sizeOf(v.shape);
+  const at = rt.addressOf(v.data, v.offset, 4);
+  if (at >= 0) return at;
   const p = rt.alloc(n * 4);
   rt.f32(p, n).set(v.data.subarray(v.offset, v.offset + n));
   return p;
@@ -22,8 +24,11 @@ function putBias(rt: WasmRuntime, bias: View | null): number[] {
     else hi += ext;
   });
   const n = hi - lo + 1;
-  const p = rt.alloc(n * 4);
-  rt.f32(p, n).set(bias.data.subarray(lo, lo + n));
+  let p = rt.addressOf(bias.data, lo, 4);
+  if (p < 0) {
+    p = rt.alloc(n * 4);
+    rt.f32(p, n).set(bias.data.subarray(lo, lo + n));
+  }
   const base = p + (bias.offset - lo) * 4;
   return [base, ...bias.strides];
 }

@@ -4,7 +4,8 @@
  * the reference backend, which also stays the oracle (tests/backends/wasm.test.ts runs the
  * conformance suite on it).
  */
-import type { Backend } from '../../tensor/index.js';
+import { bytesPerElement, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
+import type { HeapStats } from './runtime.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
 import { wasmAttention } from './attention.js';
@@ -17,11 +18,13 @@ export interface WasmBackend extends Backend {
   close(): void;
   /** Peak bytes of the kernels' scratch arena since the last call (and resets it). */
   takePeakScratchBytes(): number;
+  memoryStats(): HeapStats;
 }
 
 export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
   const loaded: LoadedWasm = loadWasm(opts);
   const { runtime, pool, simd } = loaded;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && runtime.memory.buffer instanceof SharedArrayBuffer;
   return {
     ...referenceBackend,
     name: `wasm-${simd}-${pool.size}t`,
@@ -30,12 +33,30 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype),
     fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool) },
     close: () => pool.close(),
-    takePeakScratchBytes: () => {
-      const p = runtime.peakArenaBytes;
-      runtime.peakArenaBytes = 0;
-      return p;
-    },
+    takePeakScratchBytes: () => runtime.takePeakScratch(),
+    memoryStats: () => runtime.stats(),
+    // Tensors live in wasm memory, so kernels use them in place (single-threaded memories
+    // can be detached by growth, so only shared memory hosts tensors).
+    allocate: shared ? (dtype, size, zero) => {
+      const ptr = runtime.malloc(size * bytesPerElement(dtype));
+      const arr = typedView(runtime.memory.buffer, dtype, ptr, size);
+      runtime.addressOf(arr, 0, 1); // registers the current buffer object
+      if (zero) arr.fill(0);
+      return arr;
+    } : undefined,
+    free: (data) => runtime.mfree(data.byteOffset, data.byteLength),
   };
+}
+
+function typedView(buffer: ArrayBufferLike, dtype: DType, ptr: number, size: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer, ptr, size);
+    case 'float64': return new Float64Array(buffer, ptr, size);
+    case 'int32': return new Int32Array(buffer, ptr, size);
+    case 'bool': return new Uint8Array(buffer, ptr, size);
+    case 'float16': case 'bfloat16': return new Uint16Array(buffer, ptr, size);
+    case 'int8': return new Int8Array(buffer, ptr, size);
+  }
 }
 
 export { supportsRelaxedSimd, type SimdLevel, type WasmLoadOptions } from './load-node.js';

@@ -1,8 +1,8 @@
 /**
- * Backend.matmul on the wasm kernels. Operands are copied into the scratch arena as the storage
- * span they cover (a transposed or broadcast operand is copied as stored and read through its
- * strides, not repacked in JS); per-batch offsets go in a table, so broadcast batches cost
- * nothing. The work is cut into items (whole matrices, or row / column blocks of C when there
+ * Backend.matmul on the wasm kernels. Operands that live in wasm memory are read in place;
+ * others are copied into scratch as the storage span they cover (a transposed or broadcast
+ * operand is copied as stored and read through its strides, not repacked in JS). Per-batch
+ * offsets go in a table, so broadcast batches cost nothing. The work is cut into items (whole matrices, or row / column blocks of C when there
  * are fewer matrices than threads) and shared by the pool.
  */
 import { allocate, sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
@@ -55,8 +55,12 @@ function stage(rt: WasmRuntime, v: View, batch: readonly number[]): Operand {
     hi = size - 1;
   }
   const n = src === v ? span : size;
-  const ptr = rt.alloc(n * 4);
-  rt.f32(ptr, n).set(src.data.subarray(lo, lo + n));
+  // Resident operands (allocated while this backend was active) are read in place.
+  let ptr = rt.addressOf(src.data, lo, 4);
+  if (ptr < 0) {
+    ptr = rt.alloc(n * 4);
+    rt.f32(ptr, n).set(src.data.subarray(lo, lo + n));
+  }
   const batchView: View = { ...src, shape: batch, strides: src.strides.slice(0, nd - 2), offset: src.offset - lo };
   const table = offsetsOf(batchView) ?? Int32Array.from({ length: sizeOf(batch) }, (_, i) => batchView.offset + i);
   if (batch.length === 0) table[0] = src.offset - lo;
@@ -81,9 +85,12 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     rt.i32(offA, nb).set(A.batchOffsets);
     const offB = rt.alloc(nb * 4);
     rt.i32(offB, nb).set(B.batchOffsets);
-    const cPtr = rt.alloc(nb * m * n * 4);
-    const c = rt.f32(cPtr, nb * m * n);
-    c.fill(0);
+    // Write C straight into the result buffer when it is resident, else via scratch.
+    const out = allocate('float32', nb * m * n, false);
+    let cPtr = rt.addressOf(out, 0, 4);
+    const direct = cPtr >= 0;
+    if (!direct) cPtr = rt.alloc(nb * m * n * 4);
+    rt.f32(cPtr, nb * m * n).fill(0);
 
     const threads = macs < MIN_THREADED_MACS ? 1 : pool.size;
     // Items: whole matrices when there are enough of them, else row (or column) blocks of C.
@@ -99,8 +106,7 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     if (threads === 1) rt.exports.gemmBatched(A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, 0, items, rt.workPointer(0));
     else pool.run(JOB_GEMM, args);
 
-    const out = allocate('float32', nb * m * n, false);
-    out.set(c);
+    if (!direct) out.set(rt.f32(cPtr, nb * m * n));
     return out;
   } finally {
     rt.reset();

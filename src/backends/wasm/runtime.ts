@@ -1,19 +1,21 @@
 /**
  * The WebAssembly runtime shared by the kernels: one WebAssembly.Memory (shared when threads are
  * available), the compiled module's exports, per-thread pack buffers, a control block for the
- * thread pool, and a scratch arena that kernel calls use for their operands and results.
+ * thread pool, and a heap for everything else: tensors allocated while this backend is active
+ * (so kernels read and write them in place) and per-call scratch.
  *
  * Memory map (bytes):
- *   [0, RESERVED)                 the module's own data and stack (it has none; checked at load)
+ *   [0, RESERVED)                 the module's own data (a few tables; checked at load)
  *   [CTRL, CTRL + 256)            thread-pool control block (Int32 words, see pool.ts)
  *   [WORK, WORK + T * workBytes)  one pack buffer per thread
- *   [arenaStart, ...)             scratch arena, bump-allocated per kernel call and reset after
+ *   [heapStart, ...)              the heap: exact-size free lists over a bump pointer
  */
 import { fail } from '../../tensor/index.js';
 
 export const RESERVED = 64 * 1024;
 export const CTRL = RESERVED;
 const PAGE = 65536;
+const ALIGN = 64;
 
 export interface KernelExports {
   packBytes(): number;
@@ -46,15 +48,29 @@ export interface RuntimeOptions {
   threads: number;
 }
 
+export interface HeapStats {
+  /** Bytes between the heap start and the bump pointer. */
+  heapBytes: number;
+  /** Of those, bytes on the free lists. */
+  freeBytes: number;
+  /** Highest scratch use of a single kernel call since the last takePeakScratch(). */
+  peakScratchBytes: number;
+}
+
 export class WasmRuntime {
   readonly exports: KernelExports;
   readonly memory: WebAssembly.Memory;
   readonly threads: number;
   readonly workBytes: number;
-  readonly arenaStart: number;
+  readonly heapStart: number;
   private top: number;
-  /** Highest scratch-arena use (bytes) since the last resetPeak(). */
-  peakArenaBytes = 0;
+  private readonly freeLists = new Map<number, number[]>();
+  private freeBytes = 0;
+  /** Every ArrayBuffer object this memory has exposed (a grow gives a new one). */
+  private readonly buffers = new WeakSet<object>();
+  private scratch: [number, number][] = [];
+  private scratchBytes = 0;
+  private peakScratch = 0;
 
   constructor(opts: RuntimeOptions) {
     const instance = new WebAssembly.Instance(opts.module, { env: { memory: opts.memory } });
@@ -62,10 +78,10 @@ export class WasmRuntime {
     this.memory = opts.memory;
     this.threads = opts.threads;
     if (this.exports.heapBase() > RESERVED) fail('wasm', `module data (${this.exports.heapBase()} bytes) exceeds the reserved ${RESERVED} bytes`);
-    this.workBytes = align(this.exports.packBytes() + 1024, 64);
-    this.arenaStart = align(CTRL + 256 + this.threads * this.workBytes, 64);
-    this.top = this.arenaStart;
-    this.ensure(this.arenaStart);
+    this.workBytes = align(this.exports.packBytes() + 1024);
+    this.heapStart = align(CTRL + 256 + this.threads * this.workBytes);
+    this.top = this.heapStart;
+    this.ensure(this.heapStart);
   }
 
   workPointer(thread: number): number {
@@ -75,38 +91,80 @@ export class WasmRuntime {
   /** Grows the memory so that byte `end` is addressable. */
   private ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
-    if (end <= have) return;
-    const pages = Math.ceil((end - have) / PAGE);
-    try {
-      this.memory.grow(pages);
-    } catch {
-      fail('wasm', `cannot grow WebAssembly memory to ${end} bytes (limit 4 GiB)`);
+    if (end > have) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        fail('wasm', `cannot grow WebAssembly memory to ${end} bytes (the limit is 4 GiB)`);
+      }
     }
+    this.buffers.add(this.memory.buffer);
   }
 
-  /** Scratch bytes for the current call, 64-byte aligned. */
-  alloc(bytes: number): number {
-    const p = align(this.top, 64);
-    this.top = p + bytes;
+  /** A heap block of at least `bytes` bytes, 64-byte aligned. */
+  malloc(bytes: number): number {
+    const size = align(Math.max(bytes, 1));
+    const list = this.freeLists.get(size);
+    const reused = list?.pop();
+    if (reused !== undefined) {
+      this.freeBytes -= size;
+      return reused;
+    }
+    const p = this.top;
+    this.top += size;
     this.ensure(this.top);
-    this.peakArenaBytes = Math.max(this.peakArenaBytes, this.top - this.arenaStart);
     return p;
   }
 
-  /** Releases all scratch allocations (call at the end of every kernel). */
+  mfree(ptr: number, bytes: number): void {
+    const size = align(Math.max(bytes, 1));
+    let list = this.freeLists.get(size);
+    if (!list) this.freeLists.set(size, (list = []));
+    list.push(ptr);
+    this.freeBytes += size;
+  }
+
+  /** Scratch bytes for the current kernel call; all of it is freed by reset(). */
+  alloc(bytes: number): number {
+    const p = this.malloc(bytes);
+    this.scratch.push([p, bytes]);
+    this.scratchBytes += align(Math.max(bytes, 1));
+    this.peakScratch = Math.max(this.peakScratch, this.scratchBytes);
+    return p;
+  }
+
   reset(): void {
-    this.top = this.arenaStart;
+    for (const [p, b] of this.scratch) this.mfree(p, b);
+    this.scratch = [];
+    this.scratchBytes = 0;
+  }
+
+  /** Byte address of element `offset` of `data` if it lives in this memory, else -1. */
+  addressOf(data: ArrayBufferView, offset: number, bytesPerElement: number): number {
+    if (data.buffer === this.memory.buffer) this.buffers.add(data.buffer);
+    return this.buffers.has(data.buffer) ? data.byteOffset + offset * bytesPerElement : -1;
   }
 
   f32(ptr: number, length: number): Float32Array {
+    this.buffers.add(this.memory.buffer);
     return new Float32Array(this.memory.buffer, ptr, length);
   }
 
   i32(ptr: number, length: number): Int32Array {
     return new Int32Array(this.memory.buffer, ptr, length);
   }
+
+  stats(): HeapStats {
+    return { heapBytes: this.top - this.heapStart, freeBytes: this.freeBytes, peakScratchBytes: this.peakScratch };
+  }
+
+  takePeakScratch(): number {
+    const p = this.peakScratch;
+    this.peakScratch = 0;
+    return p;
+  }
 }
 
-function align(x: number, a: number): number {
-  return Math.ceil(x / a) * a;
+function align(x: number): number {
+  return Math.ceil(x / ALIGN) * ALIGN;
 }
