@@ -2,3 +2,4 @@
 // with relaxed SIMD (fused multiply-add); the loader picks what the runtime supports.
 export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
+export { matvec, readSum } from './matvec';

@@ -8,3 +8,4 @@ export * from './losses.js';
 export * from './dropout.js';
 export * from './indexing.js';
 export * from './attention.js';
+export * from './linear.js';

@@ -8,6 +8,7 @@
  */
 import type { ComputeDType, DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
+import type { QuantScales } from './storage.js';
 import { fail } from './errors.js';
 
 /** A strided window onto a buffer. */
@@ -97,8 +98,17 @@ export interface FusedAttention {
   ): { gq: TypedArray; gk: TypedArray; gv: TypedArray };
 }
 
+/**
+ * y [M, N] = x [M, K] @ w^T for weights w [N, K] stored as float32, float16, bfloat16 or int8
+ * with per-block scales along K (the decode path: few rows, weights read once).
+ */
+export interface FusedLinear {
+  forward(x: View, w: View, scales: QuantScales | null): TypedArray;
+}
+
 export interface FusedKernels {
   attention?: FusedAttention;
+  linear?: FusedLinear;
   softmax?: FusedSoftmax;
   logSoftmax?: FusedSoftmax;
   layerNorm?: FusedNorm;
@@ -107,7 +117,7 @@ export interface FusedKernels {
 }
 
 export type FusedKernelName = keyof FusedKernels;
-export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention'];
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear'];
 
 export interface Backend {
   readonly name: string;

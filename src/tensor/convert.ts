@@ -22,10 +22,10 @@ export function toDType(t: Tensor, dtype: DType): Tensor {
   }
   if (dtype === 'int8') return quantizeInt8(t);
   const src = readContiguous(cast(t, 'float32'));
-  const out = new Uint16Array(src.length);
+  const out = allocate(dtype, src.length, false);
   const enc = dtype === 'float16' ? float32ToFloat16Bits : float32ToBFloat16Bits;
   for (let i = 0; i < src.length; i++) out[i] = enc(src[i]!);
-  return new Tensor(newStorage(out, dtype, false), t.shape);
+  return new Tensor(newStorage(out, dtype), t.shape);
 }
 
 /** Storage format -> contiguous float32 (reads views of stored weights correctly). */
@@ -67,8 +67,8 @@ export function quantizeInt8(t: Tensor, opts: QuantizeOptions = {}): Tensor {
     fail('quantizeInt8', `block size ${blockSize} must divide the last dimension of ${formatShape(t.shape)}`);
   }
   const src = readContiguous(cast(contiguous(t), 'float32'));
-  const q = new Int8Array(src.length);
-  const scales = new Float32Array(src.length / blockSize);
+  const q = allocate('int8', src.length, false);
+  const scales = allocate('float32', src.length / blockSize, false) as Float32Array;
   for (let b = 0; b < scales.length; b++) {
     let amax = 0;
     for (let i = b * blockSize; i < (b + 1) * blockSize; i++) amax = Math.max(amax, Math.abs(src[i]!));
@@ -77,5 +77,5 @@ export function quantizeInt8(t: Tensor, opts: QuantizeOptions = {}): Tensor {
     const inv = scale === 0 ? 0 : 1 / scale;
     for (let i = b * blockSize; i < (b + 1) * blockSize; i++) q[i] = Math.round(src[i]! * inv);
   }
-  return new Tensor(newStorage(q, 'int8', false, { scales, blockSize }), t.shape);
+  return new Tensor(newStorage(q, 'int8', true, { scales, blockSize }), t.shape);
 }

@@ -44,6 +44,12 @@ export class Storage {
     const owner = owners.get(this.data);
     if (owner) owner(this.data);
     else if (this.pooled) pool.put(this.dtype, this.data);
+    const scales = this.quant?.scales;
+    if (scales) {
+      const scaleOwner = owners.get(scales);
+      if (scaleOwner) scaleOwner(scales);
+      else if (this.pooled) pool.put('float32', scales);
+    }
     this.data = EMPTY;
   }
 }

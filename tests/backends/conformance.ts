@@ -375,6 +375,33 @@ export function conformanceSuite(backend: Backend): void {
       }
     });
 
+    it('fused linear (decode matvec) equals dequantise-then-matmul for every weight format', () => {
+      if (!backend.fused.linear) return;
+      const prev = getBackend();
+      setBackend(backend);
+      try {
+        for (const [m, k, n] of [[1, 96, 17], [3, 1000, 127], [8, 64, 1], [2, 40, 300]] as [number, number, number][]) {
+          const gg = new Generator(m * k + n);
+          const x = A.randn([m, k], { generator: gg });
+          const w = A.randn([n, k], { generator: gg });
+          for (const fmt of ['float32', 'float16', 'bfloat16', 'int8'] as const) {
+            const wq = fmt === 'int8' ? A.quantizeInt8(w, { blockSize: k % 32 === 0 ? 32 : k / 5 }) : w.to(fmt);
+            const fused = A.linear(x, wq).toTypedArray();
+            const composed = withoutFused(() => A.linear(x, wq).toTypedArray());
+            assertNmse(fused, composed, 1e-12, `linear ${fmt} m=${m} k=${k} n=${n}`);
+          }
+          // a row slice of a quantised matrix (offset into data and scales)
+          const wq = A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 });
+          if (n > 2) {
+            const part = wq.slice(0, 1, 3);
+            assertNmse(A.linear(x, part).toTypedArray(), withoutFused(() => A.linear(x, part).toTypedArray()), 1e-12, `linear int8 rows 1..3 of ${n}`);
+          }
+        }
+      } finally {
+        setBackend(prev);
+      }
+    });
+
     it('kernels return fresh contiguous buffers of the right length', () => {
       const x = makeView([3, 17], 'strided', g);
       const outs: [string, TypedArray, number][] = [

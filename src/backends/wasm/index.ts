@@ -9,6 +9,8 @@ import type { HeapStats } from './runtime.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
 import { wasmAttention } from './attention.js';
+import { wasmLinear } from './linear.js';
+import { JOB_READ, RESULTS, controlBlock } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
 export interface WasmBackend extends Backend {
@@ -19,6 +21,8 @@ export interface WasmBackend extends Backend {
   /** Peak bytes of the kernels' scratch arena since the last call (and resets it). */
   takePeakScratchBytes(): number;
   memoryStats(): HeapStats;
+  /** Sums a resident float32 buffer with all threads: a plain memory read (benchmark yardstick). */
+  readBandwidthProbe(data: Float32Array): number;
 }
 
 export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
@@ -31,7 +35,14 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     threads: pool.size,
     simd,
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype),
-    fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool) },
+    fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool), linear: wasmLinear(runtime, pool) },
+    readBandwidthProbe: (data: Float32Array) => {
+      const at = runtime.addressOf(data, 0, 4);
+      if (at < 0) throw new Error('readBandwidthProbe: the buffer is not in this backend\'s memory');
+      pool.run(JOB_READ, [at, data.length]);
+      const r = new Float32Array(controlBlock(runtime).buffer, controlBlock(runtime).byteOffset + RESULTS * 4, pool.size);
+      return r.reduce((a, b) => a + b, 0);
+    },
     close: () => pool.close(),
     takePeakScratchBytes: () => runtime.takePeakScratch(),
     memoryStats: () => runtime.stats(),

@@ -9,7 +9,7 @@ import { allocate, sizeOf, type ComputeDType, type TypedArray, type View } from 
 import { matmul as referenceMatmul } from '../reference/matmul.js';
 import { offsetsOf } from '../reference/strided.js';
 import type { WasmRuntime } from './runtime.js';
-import { JOB_GEMM, type ThreadPool } from './pool.js';
+import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const MR = 6;
 const NR = 8;
@@ -85,6 +85,20 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     rt.i32(offA, nb).set(A.batchOffsets);
     const offB = rt.alloc(nb * 4);
     rt.i32(offB, nb).set(B.batchOffsets);
+    // Decode shapes (a few rows against W^T, as in x @ W.mT): the matvec kernel reads each
+    // weight once without packing.
+    if (nb === 1 && m <= 8 && B.rs === 1 && B.cs === k && A.cs === 1 && A.rs === k) {
+      const out = allocate('float32', m * n, false);
+      let yp = rt.addressOf(out, 0, 4);
+      const direct = yp >= 0;
+      if (!direct) yp = rt.alloc(m * n * 4);
+      const ap = A.ptr + A.batchOffsets[0]! * 4;
+      const bp = B.ptr + B.batchOffsets[0]! * 4;
+      if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, yp, m, n, k, 0, k, 0, n, rt.workPointer(0));
+      else pool.run(JOB_MATVEC, [ap, bp, 0, yp, m, n, k, 0, k, n]);
+      if (!direct) out.set(rt.f32(yp, m * n));
+      return out;
+    }
     // Write C straight into the result buffer when it is resident, else via scratch.
     const out = allocate('float32', nb * m * n, false);
     let cPtr = rt.addressOf(out, 0, 4);

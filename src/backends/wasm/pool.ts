@@ -20,6 +20,10 @@ export const ARGS = 8;
 export const JOB_GEMM = 1;
 export const JOB_ATTN_FWD = 2;
 export const JOB_ATTN_BWD = 3;
+export const JOB_MATVEC = 4;
+export const JOB_READ = 5;
+/** Word where thread t leaves a float result (JOB_READ). */
+export const RESULTS = 40;
 
 /** Runs thread t's share of the job described in the control block. */
 export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
@@ -39,6 +43,18 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       if (s < end) {
         e.attnForward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), f(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18), s, end, rt.workPointer(t));
       }
+      break;
+    }
+    case JOB_MATVEC: {
+      const [s, end] = share(a(9));
+      if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, rt.workPointer(t));
+      break;
+    }
+    case JOB_READ: {
+      const blocks = Math.ceil(a(1) / 16);
+      const [s, end] = share(blocks);
+      const n = Math.min(a(1), end * 16) - s * 16;
+      new Float32Array(ctrl.buffer, ctrl.byteOffset + (RESULTS + t) * 4, 1)[0] = n > 0 ? e.readSum(a(0) + s * 64, n) : 0;
       break;
     }
     case JOB_ATTN_BWD: {

@@ -40,6 +40,11 @@ export interface KernelExports {
     causal: number, window: number, bias: number, sb: number, sh: number, si: number, sj: number,
     itemStart: number, itemEnd: number,
   ): void;
+  matvec(
+    x: number, w: number, scales: number, y: number, m: number, n: number, k: number, kind: number, blockSize: number,
+    rowStart: number, rowEnd: number, tmp: number,
+  ): void;
+  readSum(p: number, n: number): number;
 }
 
 export interface RuntimeOptions {

@@ -1,0 +1,52 @@
+/**
+ * Decode matrix-vector bandwidth: y = x W^T with W [4096, 4096] in f32, f16 and int8 (blocks of
+ * 32 with f32 scales), one token (M = 1), all threads; the yardstick is a plain read of a
+ * resident buffer of the same size as the f32 weights, measured in the same run.
+ *
+ *   npm run bench -- matvec [--size 4096]
+ *
+ * GB/s = bytes of weights (and scales) read / time; best of 20. Ends with JSON lines
+ * {"bench","ours","peer","ratio"} where peer is the plain-read bandwidth.
+ */
+import { cpus } from 'node:os';
+import { Generator, getBackend, linear, quantizeInt8, randn, type WasmBackend } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const size = args.includes('--size') ? Number(args[args.indexOf('--size') + 1]) : 4096;
+const be = getBackend() as WasmBackend;
+const g = new Generator(0);
+
+function best(fn: () => void, reps = 20): number {
+  fn();
+  let b = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    fn();
+    b = Math.min(b, performance.now() - t);
+  }
+  return b / 1000;
+}
+
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, Node ${process.version}, backend ${be.name}`);
+const w32 = randn([size, size], { generator: g });
+const x = randn([1, size], { generator: g });
+const readBytes = size * size * 4;
+const readSecs = best(() => be.readBandwidthProbe(w32.storage.data as Float32Array));
+const readGBs = readBytes / readSecs / 1e9;
+console.log(`plain read of ${(readBytes / 2 ** 20).toFixed(0)} MiB: ${readGBs.toFixed(2)} GB/s\n`);
+
+const formats: [string, ReturnType<typeof randn>, number][] = [
+  ['f32', w32, size * size * 4],
+  ['f16', w32.to('float16'), size * size * 2],
+  ['int8', quantizeInt8(w32, { blockSize: 32 }), size * size + (size * size / 32) * 4],
+];
+const lines: string[] = [];
+console.log(`${'weights'.padEnd(8)} ${'MiB'.padStart(7)} ${'ms/token'.padStart(9)} ${'GB/s'.padStart(7)} ${'of read'.padStart(8)}`);
+for (const [name, w, bytes] of formats) {
+  const secs = best(() => linear(x, w).dispose());
+  const gbs = bytes / secs / 1e9;
+  console.log(`${name.padEnd(8)} ${(bytes / 2 ** 20).toFixed(1).padStart(7)} ${(secs * 1000).toFixed(2).padStart(9)} ${gbs.toFixed(2).padStart(7)} ${((100 * gbs) / readGBs).toFixed(1).padStart(7)}%`);
+  lines.push(JSON.stringify({ bench: `matvec-${name}-${size}`, ours: +gbs.toFixed(3), peer: +readGBs.toFixed(3), ratio: +(gbs / readGBs).toFixed(4), unit: 'GB/s (peer: plain read)' }));
+}
+console.log('');
+for (const l of lines) console.log(l);

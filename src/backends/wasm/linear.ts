@@ -1,0 +1,52 @@
+/** Backend.fused.linear on the wasm matvec kernel: weights in f32/f16/bf16/int8 read in place. */
+import { allocate, fail, sizeOf, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
+import type { WasmRuntime } from './runtime.js';
+import { JOB_MATVEC, type ThreadPool } from './pool.js';
+
+const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3 } as const;
+const ELEM = { float32: 4, float16: 2, bfloat16: 2, int8: 1 } as const;
+/** Below this many weights one thread is faster than waking the pool. */
+const MIN_THREADED = 1 << 16;
+
+function place(rt: WasmRuntime, data: ArrayBufferView & ArrayLike<number>, offset: number, count: number, elem: number): number {
+  const at = rt.addressOf(data, offset, elem);
+  if (at >= 0) return at;
+  const p = rt.alloc(count * elem);
+  const src = new Uint8Array(data.buffer, data.byteOffset + offset * elem, count * elem);
+  new Uint8Array(rt.memory.buffer, p, count * elem).set(src);
+  return p;
+}
+
+export function wasmLinear(rt: WasmRuntime, pool: ThreadPool): FusedLinear {
+  return {
+    forward(x: View, w: View, scales: QuantScales | null) {
+      const [n, k] = w.shape as [number, number];
+      const m = sizeOf(x.shape) / k;
+      const dtype = w.dtype as keyof typeof KIND;
+      if (!(dtype in KIND)) fail('linear', `weights of dtype ${w.dtype} are not supported by the wasm kernel`);
+      if (dtype === 'int8' && !scales) fail('linear', 'int8 weights need their block scales');
+      try {
+        const xp = place(rt, x.data, x.offset, m * k, 4);
+        const wp = place(rt, w.data, w.offset, n * k, ELEM[dtype]);
+        let sp = 0;
+        let blockSize = k;
+        if (scales) {
+          blockSize = scales.blockSize;
+          if (k % blockSize !== 0 || w.offset % blockSize !== 0) fail('linear', `block size ${blockSize} must divide the row length ${k}`);
+          sp = place(rt, scales.scales, w.offset / blockSize, (n * k) / blockSize, 4);
+        }
+        const out = allocate('float32', m * n, false);
+        let yp = rt.addressOf(out, 0, 4);
+        const direct = yp >= 0;
+        if (!direct) yp = rt.alloc(m * n * 4);
+        const args = [xp, wp, sp, yp, m, n, k, KIND[dtype], blockSize, n];
+        if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvec(xp, wp, sp, yp, m, n, k, KIND[dtype], blockSize, 0, n, rt.workPointer(0));
+        else pool.run(JOB_MATVEC, args);
+        if (!direct) out.set(rt.f32(yp, m * n));
+        return out;
+      } finally {
+        rt.reset();
+      }
+    },
+  };
+}
