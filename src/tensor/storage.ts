@@ -117,6 +117,11 @@ export const pool = new BufferPool();
 /** Buffers that a backend allocated, with the function that takes them back. */
 const owners = new WeakMap<TypedArray, (data: TypedArray) => void>();
 
+/** Records that `free` takes `data` back when its storage is released (for backend-owned memory). */
+export function registerBufferOwner(data: TypedArray, free: (data: TypedArray) => void): void {
+  owners.set(data, free);
+}
+
 /**
  * A buffer for kernel output. `zero = false` is for kernels that overwrite every element;
  * a reused buffer then keeps stale values until written.
@@ -126,7 +131,7 @@ export function allocate(dtype: DType, size: number, zero = true): TypedArray {
     const b = getBackend();
     const owned = b.allocate?.(dtype, size, zero);
     if (owned) {
-      owners.set(owned, (d) => b.free!(d));
+      if (!owners.has(owned)) owners.set(owned, (d) => b.free!(d));
       return owned;
     }
   }

@@ -7,7 +7,7 @@
  *
  * Usage from a test file: `conformanceSuite(myBackend)`.
  */
-import { describe, it } from 'node:test';
+import { describe, it as itTest } from 'node:test';
 import assert from 'node:assert/strict';
 import * as A from '../../src/index.js';
 import {
@@ -61,6 +61,12 @@ function at(v: View, idx: readonly number[]): number {
 }
 
 type Layout = 'contiguous' | 'permuted' | 'strided' | 'broadcast';
+
+/** The backend whose test is running: inputs live where it allocates (e.g. wasm memory). */
+let active: Backend | null = null;
+function newData(dtype: ComputeDType, n: number): TypedArray {
+  return active?.allocate?.(dtype, n, false) ?? A.newTypedArray(dtype, n);
+}
 const LAYOUTS: Layout[] = ['contiguous', 'permuted', 'strided', 'broadcast'];
 
 /**
@@ -82,7 +88,7 @@ function makeView(shape: Shape, layout: Layout, g: Generator, dtype: ComputeDTyp
     const st = contiguousStrides(stored);
     const strides = new Array<number>(nd);
     perm.forEach((p, i) => (strides[p] = st[i]!));
-    const data = A.newTypedArray(dtype, sizeOf(shape));
+    const data = newData(dtype, sizeOf(shape));
     for (let i = 0; i < data.length; i++) data[i] = sample(g);
     return { data, dtype, shape, strides, offset: 0 };
   }
@@ -91,11 +97,11 @@ function makeView(shape: Shape, layout: Layout, g: Generator, dtype: ComputeDTyp
     padded[nd - 1] = shape[nd - 1]! + 2;
     const strides = contiguousStrides(padded);
     const offset = 3;
-    const data = A.newTypedArray(dtype, sizeOf(padded) + offset);
+    const data = newData(dtype, sizeOf(padded) + offset);
     for (let i = 0; i < data.length; i++) data[i] = sample(g);
     return { data, dtype, shape, strides, offset };
   }
-  const data = A.newTypedArray(dtype, sizeOf(shape));
+  const data = newData(dtype, sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = sample(g);
   return { data, dtype, shape, strides: contiguousStrides(shape), offset: 0 };
 }
@@ -136,6 +142,19 @@ function round32(xs: ArrayLike<number>): Float32Array {
 // ---- the suite -------------------------------------------------------------------------------
 
 export function conformanceSuite(backend: Backend): void {
+  // Every test runs with inputs allocated by the backend under test (half of them: also plain
+  // typed arrays, so both the in-place and the staging paths are covered).
+  const it = (name: string, fn: () => void) =>
+    itTest(name, () => {
+      for (const resident of [true, false]) {
+        active = resident ? backend : null;
+        try {
+          fn();
+        } finally {
+          active = null;
+        }
+      }
+    });
   describe(`backend conformance: ${backend.name}`, () => {
     const g = new Generator(20261123);
 

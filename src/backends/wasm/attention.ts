@@ -1,6 +1,6 @@
 /** Backend.fused.attention on the wasm kernels (assembly/attention.ts). */
-import { allocate, sizeOf, type AttentionSpec, type FusedAttention, type TypedArray, type View } from '../../tensor/index.js';
-import type { WasmRuntime } from './runtime.js';
+import { sizeOf, type AttentionSpec, type FusedAttention, type TypedArray, type View } from '../../tensor/index.js';
+import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_ATTN_BWD, JOB_ATTN_FWD, f32Bits, type ThreadPool } from './pool.js';
 
 /** The address of a contiguous f32 view: in place when resident, else a scratch copy. */
@@ -33,13 +33,13 @@ function putBias(rt: WasmRuntime, bias: View | null): number[] {
   return [base, ...bias.strides];
 }
 
-function out(rt: WasmRuntime, ptr: number, n: number): TypedArray {
-  const o = allocate('float32', n, false);
+function out(rt: WasmRuntime, alloc: OutputAlloc, ptr: number, n: number): TypedArray {
+  const o = output(alloc, 'float32', n, false);
   o.set(rt.f32(ptr, n));
   return o;
 }
 
-export function wasmAttention(rt: WasmRuntime, pool: ThreadPool): FusedAttention {
+export function wasmAttention(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc): FusedAttention {
   return {
     forward(q, k, v, bias, s: AttentionSpec) {
       try {
@@ -52,7 +52,7 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool): FusedAttention
           qp, kp, vp, op, lp, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim, f32Bits(s.scale),
           s.causal ? 1 : 0, s.window, ...bargs, rows,
         ]);
-        return { out: out(rt, op, rows * s.valueDim), lse: out(rt, lp, rows) };
+        return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows) };
       } finally {
         rt.reset();
       }
@@ -74,7 +74,7 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool): FusedAttention
           qp, kp, vp, opp, lp, gop, gq, gk, gv, delta, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim,
           f32Bits(s.scale), s.causal ? 1 : 0, s.window, ...bargs, s.batch * s.headsKV,
         ]);
-        return { gq: out(rt, gq, rows * s.headDim), gk: out(rt, gk, kvRows * s.headDim), gv: out(rt, gv, kvRows * s.valueDim) };
+        return { gq: out(rt, alloc, gq, rows * s.headDim), gk: out(rt, alloc, gk, kvRows * s.headDim), gv: out(rt, alloc, gv, kvRows * s.valueDim) };
       } finally {
         rt.reset();
       }

@@ -4,12 +4,13 @@
  * the reference backend, which also stays the oracle (tests/backends/wasm.test.ts runs the
  * conformance suite on it).
  */
-import { bytesPerElement, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
+import { bytesPerElement, registerBufferOwner, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
 import type { HeapStats } from './runtime.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
 import { wasmAttention } from './attention.js';
 import { wasmLinear } from './linear.js';
+import { wasmElementwise } from './elementwise.js';
 import { JOB_READ, RESULTS, controlBlock } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
@@ -29,13 +30,25 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
   const loaded: LoadedWasm = loadWasm(opts);
   const { runtime, pool, simd } = loaded;
   const shared = typeof SharedArrayBuffer !== 'undefined' && runtime.memory.buffer instanceof SharedArrayBuffer;
+  const free = (data: TypedArray) => runtime.mfree(data.byteOffset, data.byteLength);
+  /** A buffer in this backend's memory, returned to its heap when its storage is released. */
+  const alloc = (dtype: DType, size: number, zero: boolean): TypedArray | null => {
+    if (!shared) return null;
+    const ptr = runtime.malloc(size * bytesPerElement(dtype));
+    const arr = typedView(runtime.memory.buffer, dtype, ptr, size);
+    runtime.addressOf(arr, 0, 1); // registers the current buffer object
+    if (zero) arr.fill(0);
+    registerBufferOwner(arr, free);
+    return arr;
+  };
   return {
     ...referenceBackend,
     name: `wasm-${simd}-${pool.size}t`,
     threads: pool.size,
     simd,
-    matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype),
-    fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool), linear: wasmLinear(runtime, pool) },
+    ...wasmElementwise(runtime, referenceBackend, alloc),
+    matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype, alloc),
+    fused: { ...referenceBackend.fused, attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc) },
     readBandwidthProbe: (data: Float32Array) => {
       const at = runtime.addressOf(data, 0, 4);
       if (at < 0) throw new Error('readBandwidthProbe: the buffer is not in this backend\'s memory');
@@ -48,14 +61,8 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     memoryStats: () => runtime.stats(),
     // Tensors live in wasm memory, so kernels use them in place (single-threaded memories
     // can be detached by growth, so only shared memory hosts tensors).
-    allocate: shared ? (dtype, size, zero) => {
-      const ptr = runtime.malloc(size * bytesPerElement(dtype));
-      const arr = typedView(runtime.memory.buffer, dtype, ptr, size);
-      runtime.addressOf(arr, 0, 1); // registers the current buffer object
-      if (zero) arr.fill(0);
-      return arr;
-    } : undefined,
-    free: (data) => runtime.mfree(data.byteOffset, data.byteLength),
+    allocate: shared ? alloc : undefined,
+    free,
   };
 }
 

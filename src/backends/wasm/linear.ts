@@ -1,6 +1,6 @@
 /** Backend.fused.linear on the wasm matvec kernel: weights in f32/f16/bf16/int8 read in place. */
-import { allocate, fail, sizeOf, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
-import type { WasmRuntime } from './runtime.js';
+import { fail, sizeOf, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
+import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3 } as const;
@@ -17,7 +17,7 @@ function place(rt: WasmRuntime, data: ArrayBufferView & ArrayLike<number>, offse
   return p;
 }
 
-export function wasmLinear(rt: WasmRuntime, pool: ThreadPool): FusedLinear {
+export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc): FusedLinear {
   return {
     forward(x: View, w: View, scales: QuantScales | null) {
       const [n, k] = w.shape as [number, number];
@@ -35,7 +35,7 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool): FusedLinear {
           if (k % blockSize !== 0 || w.offset % blockSize !== 0) fail('linear', `block size ${blockSize} must divide the row length ${k}`);
           sp = place(rt, scales.scales, w.offset / blockSize, (n * k) / blockSize, 4);
         }
-        const out = allocate('float32', m * n, false);
+        const out = output(alloc, 'float32', m * n, false);
         let yp = rt.addressOf(out, 0, 4);
         const direct = yp >= 0;
         if (!direct) yp = rt.alloc(m * n * 4);

@@ -5,10 +5,10 @@
  * offsets go in a table, so broadcast batches cost nothing. The work is cut into items (whole matrices, or row / column blocks of C when there
  * are fewer matrices than threads) and shared by the pool.
  */
-import { allocate, sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
+import { sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
 import { matmul as referenceMatmul } from '../reference/matmul.js';
 import { offsetsOf } from '../reference/strided.js';
-import type { WasmRuntime } from './runtime.js';
+import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const MR = 6;
@@ -67,7 +67,7 @@ function stage(rt: WasmRuntime, v: View, batch: readonly number[]): Operand {
   return { ptr, batchOffsets: table, rs: src.strides[nd - 2]!, cs: src.strides[nd - 1]! };
 }
 
-export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, outDtype: ComputeDType): TypedArray {
+export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, outDtype: ComputeDType, alloc: OutputAlloc): TypedArray {
   const nd = a.shape.length;
   const m = a.shape[nd - 2]!;
   const k = a.shape[nd - 1]!;
@@ -88,7 +88,7 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     // Decode shapes (a few rows against W^T, as in x @ W.mT): the matvec kernel reads each
     // weight once without packing.
     if (nb === 1 && m <= 8 && B.rs === 1 && B.cs === k && A.cs === 1 && A.rs === k) {
-      const out = allocate('float32', m * n, false);
+      const out = output(alloc, 'float32', m * n, false);
       let yp = rt.addressOf(out, 0, 4);
       const direct = yp >= 0;
       if (!direct) yp = rt.alloc(m * n * 4);
@@ -100,7 +100,7 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
       return out;
     }
     // Write C straight into the result buffer when it is resident, else via scratch.
-    const out = allocate('float32', nb * m * n, false);
+    const out = output(alloc, 'float32', nb * m * n, false);
     let cPtr = rt.addressOf(out, 0, 4);
     const direct = cPtr >= 0;
     if (!direct) cPtr = rt.alloc(nb * m * n * 4);

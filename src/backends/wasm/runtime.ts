@@ -10,7 +10,15 @@
  *   [WORK, WORK + T * workBytes)  one pack buffer per thread
  *   [heapStart, ...)              the heap: exact-size free lists over a bump pointer
  */
-import { fail } from '../../tensor/index.js';
+import { allocate, fail, type DType, type TypedArray } from '../../tensor/index.js';
+
+/** Allocates a kernel's output in the backend's own memory (null when it cannot host tensors). */
+export type OutputAlloc = (dtype: DType, size: number, zero: boolean) => TypedArray | null;
+
+/** A kernel output buffer: in this backend's memory when possible, else an ordinary one. */
+export function output(alloc: OutputAlloc, dtype: DType, size: number, zero: boolean): TypedArray {
+  return alloc(dtype, size, zero) ?? allocate(dtype, size, zero);
+}
 
 export const RESERVED = 64 * 1024;
 export const CTRL = RESERVED;
@@ -45,6 +53,8 @@ export interface KernelExports {
     rowStart: number, rowEnd: number, tmp: number,
   ): void;
   readSum(p: number, n: number): number;
+  unaryF32(op: number, x: number, y: number, n: number): void;
+  binaryF32(op: number, a: number, b: number, y: number, n: number, layout: number, inner: number): void;
 }
 
 export interface RuntimeOptions {
