@@ -4,3 +4,4 @@ export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
 export { matvec, readSum } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
+export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';

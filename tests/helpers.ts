@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
-import { fromTypedArray, newTypedArray, type DType, type Tensor } from '../src/index.js';
+import { zeros, type DType, type Tensor } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** tests/fixtures in the source tree (tests run from dist/tests). */
@@ -32,11 +32,15 @@ export function decodeValues(data: FixtureTensor['data']): number[] {
   return data.map((v) => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v));
 }
 
+/**
+ * A fixture tensor allocated by the active backend (for the wasm backend: in wasm memory), so
+ * that the backend's own kernels, not a staging fallback, see the reference inputs.
+ */
 export function fixtureTensor(f: FixtureTensor, dtype?: DType): Tensor {
   const d = dtype ?? f.dtype;
-  const arr = newTypedArray(d, f.data.length);
-  arr.set(decodeValues(f.data));
-  return fromTypedArray(arr, f.shape, { dtype: d });
+  const t = zeros(f.shape, { dtype: d });
+  t.storage.data.set(decodeValues(f.data));
+  return t;
 }
 
 export interface Tolerance {

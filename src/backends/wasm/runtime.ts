@@ -55,6 +55,12 @@ export interface KernelExports {
   readSum(p: number, n: number): number;
   unaryF32(op: number, x: number, y: number, n: number): void;
   binaryF32(op: number, a: number, b: number, y: number, n: number, layout: number, inner: number): void;
+  softmaxForward(x: number, y: number, rows: number, c: number, log: number): void;
+  softmaxBackward(y: number, gy: number, gx: number, rows: number, c: number, log: number): void;
+  normForward(x: number, w: number, b: number, y: number, mean: number, rstd: number, rows: number, c: number, eps: number, centered: number): void;
+  normBackward(gy: number, x: number, w: number, mean: number, rstd: number, gx: number, gw: number, gb: number, rows: number, c: number, centered: number): void;
+  crossEntropyForward(logits: number, targets: number, loss: number, lse: number, rows: number, c: number, ignoreIndex: number, eps: number): number;
+  crossEntropyBackward(logits: number, targets: number, lse: number, gLoss: number, gx: number, rows: number, c: number, ignoreIndex: number, eps: number): void;
 }
 
 export interface RuntimeOptions {
