@@ -5,3 +5,4 @@ export { attnForward, attnBackward } from './attention';
 export { matvec, readSum } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
+export { rope } from './rope';

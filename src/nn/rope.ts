@@ -8,10 +8,9 @@
  *   x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1) and cos/sin of cat(freqs, freqs).
  * - 'interleaved' (GPT-J, Meta's original LLaMA code): pairs (x_{2i}, x_{2i+1}).
  */
-import { add, concat, fail, fromTypedArray, mul, neg, reshape, slice, sub, type Tensor } from '../tensor/index.js';
-import { stack } from '../ops/index.js';
+import { fail, zeros, type Tensor } from '../tensor/index.js';
+import { rope, type RopeLayout } from '../ops/index.js';
 
-export type RopeLayout = 'half' | 'interleaved';
 
 export interface RopeOptions {
   /** Channels rotated per head (the head dim for LLaMA). Must be even. */
@@ -37,8 +36,11 @@ export function ropeAngles(positions: readonly number[], opts: RopeOptions): Rop
   const half = dim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(base ** Math.fround((2 * i) / dim));
-  const cos = new Float32Array(positions.length * half);
-  const sin = new Float32Array(positions.length * half);
+  // allocated by the backend (resident for wasm), so fused kernels read them in place
+  const cosT = zeros([positions.length, half]);
+  const sinT = zeros([positions.length, half]);
+  const cos = cosT.storage.data as Float32Array;
+  const sin = sinT.storage.data as Float32Array;
   positions.forEach((p, t) => {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(p * invFreq[i]!);
@@ -46,38 +48,15 @@ export function ropeAngles(positions: readonly number[], opts: RopeOptions): Rop
       sin[t * half + i] = Math.sin(angle);
     }
   });
-  return { cos: fromTypedArray(cos, [positions.length, half]), sin: fromTypedArray(sin, [positions.length, half]) };
-}
-
-/** HF's rotate_half: cat(-x[..., d/2:], x[..., :d/2]). */
-export function rotateHalf(x: Tensor): Tensor {
-  const d = x.shape[x.ndim - 1]!;
-  const x1 = slice(x, -1, 0, d / 2);
-  const x2 = slice(x, -1, d / 2, d);
-  return concat([neg(x2), x1], -1);
+  return { cos: cosT, sin: sinT };
 }
 
 /**
- * Rotates x [..., T, dim] by the angles of its T positions (angles [T, dim/2]).
+ * Rotates x [..., T, dim] by the angles of its T positions (angles [T, dim/2]); see ops/rope.ts.
  * Works on [B, nh, T, hd] queries and keys; the angle table broadcasts over batch and heads.
  */
 export function applyRope(x: Tensor, angles: RopeAngles, layout: RopeLayout = 'half'): Tensor {
-  const d = x.shape[x.ndim - 1]!;
-  const t = x.shape[x.ndim - 2]!;
-  if (angles.cos.shape[0] !== t || angles.cos.shape[1]! * 2 !== d) {
-    fail('rope', `angles for ${angles.cos.shape[0]} positions x ${angles.cos.shape[1]! * 2} channels do not fit x [..., ${t}, ${d}]`);
-  }
-  if (layout === 'half') {
-    const cos = concat([angles.cos, angles.cos], -1); // [T, d]
-    const sin = concat([angles.sin, angles.sin], -1); // [T, d]
-    return add(mul(x, cos), mul(rotateHalf(x), sin));
-  }
-  const pairs = reshape(x, [...x.shape.slice(0, -1), d / 2, 2]); // [..., T, d/2, 2]
-  const even = reshape(slice(pairs, -1, 0, 1), [...x.shape.slice(0, -1), d / 2]); // [..., T, d/2]
-  const odd = reshape(slice(pairs, -1, 1, 2), [...x.shape.slice(0, -1), d / 2]); // [..., T, d/2]
-  const rotatedEven = sub(mul(even, angles.cos), mul(odd, angles.sin));
-  const rotatedOdd = add(mul(even, angles.sin), mul(odd, angles.cos));
-  return reshape(stack([rotatedEven, rotatedOdd], -1), x.shape); // [..., T, d]
+  return rope(x, angles.cos, angles.sin, layout);
 }
 
 /** RoPE as a small stateless module-like object: the options, and the two functions above. */

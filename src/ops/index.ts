@@ -9,3 +9,4 @@ export * from './dropout.js';
 export * from './indexing.js';
 export * from './attention.js';
 export * from './linear.js';
+export * from './rope.js';

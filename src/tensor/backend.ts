@@ -106,8 +106,18 @@ export interface FusedLinear {
   forward(x: View, w: View, scales: QuantScales | null): TypedArray;
 }
 
+/**
+ * Rotary position embedding over x [..., T, d] contiguous with cos/sin [T, d/2]; 'half' pairs
+ * channels (i, i + d/2), 'interleaved' pairs (2i, 2i + 1). inverse rotates by -angle (the
+ * gradient).
+ */
+export interface FusedRope {
+  apply(x: View, cos: View, sin: View, layout: 'half' | 'interleaved', inverse: boolean): TypedArray;
+}
+
 export interface FusedKernels {
   attention?: FusedAttention;
+  rope?: FusedRope;
   linear?: FusedLinear;
   softmax?: FusedSoftmax;
   logSoftmax?: FusedSoftmax;
@@ -117,7 +127,7 @@ export interface FusedKernels {
 }
 
 export type FusedKernelName = keyof FusedKernels;
-export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear'];
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope'];
 
 export interface Backend {
   readonly name: string;

@@ -421,6 +421,31 @@ export function conformanceSuite(backend: Backend): void {
       }
     });
 
+    it('fused rope equals the composed rotation, both layouts, forward and backward', () => {
+      if (!backend.fused.rope) return;
+      const prev = getBackend();
+      setBackend(backend);
+      try {
+        for (const layout of ['half', 'interleaved'] as const) {
+          for (const [b, h, t, d] of [[1, 1, 1, 2], [2, 3, 17, 8], [1, 2, 5, 64], [1, 1, 3, 6]] as [number, number, number, number][]) {
+            const run = () => {
+              const gg = new Generator(t * d);
+              const x = A.randn([b, h, t, d], { generator: gg }).requiresGrad_();
+              const ang = A.randn([t, d / 2], { generator: gg });
+              const y = A.rope(x, A.cos(ang), A.sin(ang), layout);
+              A.backward(y, A.randn(y.shape, { generator: gg }));
+              return [[...y.toTypedArray()], [...x.grad!.toTypedArray()]];
+            };
+            const fused = run();
+            const composed = withoutFused(run);
+            fused.forEach((f, i) => assertNmse(f, composed[i]!, 1e-12, `rope ${layout} [${b},${h},${t},${d}] tensor ${i}`));
+          }
+        }
+      } finally {
+        setBackend(prev);
+      }
+    });
+
     it('kernels return fresh contiguous buffers of the right length', () => {
       const x = makeView([3, 17], 'strided', g);
       const outs: [string, TypedArray, number][] = [

@@ -12,6 +12,7 @@ import { wasmAttention } from './attention.js';
 import { wasmLinear } from './linear.js';
 import { wasmElementwise } from './elementwise.js';
 import { wasmRowKernels } from './rows.js';
+import { wasmRope } from './rope.js';
 import { JOB_READ, RESULTS, controlBlock } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
@@ -49,7 +50,7 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     simd,
     ...wasmElementwise(runtime, referenceBackend, alloc),
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype, alloc),
-    fused: { ...wasmRowKernels(runtime, referenceBackend.fused, alloc), attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc) },
+    fused: { ...wasmRowKernels(runtime, referenceBackend.fused, alloc), attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc), rope: wasmRope(runtime, alloc, referenceBackend) },
     readBandwidthProbe: (data: Float32Array) => {
       const at = runtime.addressOf(data, 0, 4);
       if (at < 0) throw new Error('readBandwidthProbe: the buffer is not in this backend\'s memory');

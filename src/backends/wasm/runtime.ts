@@ -60,6 +60,7 @@ export interface KernelExports {
   normForward(x: number, w: number, b: number, y: number, mean: number, rstd: number, rows: number, c: number, eps: number, centered: number): void;
   normBackward(gy: number, x: number, w: number, mean: number, rstd: number, gx: number, gw: number, gb: number, rows: number, c: number, centered: number): void;
   crossEntropyForward(logits: number, targets: number, loss: number, lse: number, rows: number, c: number, ignoreIndex: number, eps: number): number;
+  rope(x: number, cos: number, sin: number, y: number, outer: number, t: number, d: number, interleaved: number, sign: number): void;
   crossEntropyBackward(logits: number, targets: number, lse: number, gLoss: number, gx: number, rows: number, c: number, ignoreIndex: number, eps: number): void;
 }
 
