@@ -6,3 +6,4 @@ export { matvec, readSum } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
 export { rope } from './rope';
+export { gatherRows, scatterAddRows } from './embedding';

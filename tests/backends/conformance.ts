@@ -394,6 +394,24 @@ export function conformanceSuite(backend: Backend): void {
       }
     });
 
+    it('embedding-shaped indexSelect / indexAdd (contiguous [V, D] table, axis 0, repeated ids)', () => {
+      for (const [v, d, n] of [[7, 1, 5], [50, 17, 33], [1000, 64, 3]] as [number, number, number][]) {
+        const table = makeView([v, d], 'contiguous', g);
+        const ids = makeView([n], 'contiguous', g, 'int32', (r) => r.randint(Math.min(v, 5)));
+        const sel = backend.indexSelect(table, 0, ids);
+        const exp = [...multiIndices([n, d])].map(([i, j]) => at(table, [at(ids, [i!]), j!]));
+        assertNmse(sel, round32(exp), 0, `embedding lookup ${v}x${d}, ${n} ids`);
+        const src = makeView([n, d], 'contiguous', g);
+        const added = backend.indexAdd(table, 0, ids, src);
+        const expAdd = [...multiIndices([v, d])].map((i) => at(table, i));
+        for (const [i, j] of multiIndices([n, d])) expAdd[at(ids, [i!]) * d + j!] += at(src, [i!, j!]);
+        assertNmse(added, round32(expAdd), 1e-14, `embedding gradient ${v}x${d}, ${n} ids`);
+      }
+      const table = makeView([4, 3], 'contiguous', g);
+      const bad = makeView([2], 'contiguous', g, 'int32', () => 4);
+      assert.throws(() => backend.indexSelect(table, 0, bad), /indexSelect: index 4 is out of range for dimension 0 of size 4/);
+    });
+
     it('fused linear (decode matvec) equals dequantise-then-matmul for every weight format', () => {
       if (!backend.fused.linear) return;
       const prev = getBackend();

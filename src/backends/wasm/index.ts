@@ -13,6 +13,7 @@ import { wasmLinear } from './linear.js';
 import { wasmElementwise } from './elementwise.js';
 import { wasmRowKernels } from './rows.js';
 import { wasmRope } from './rope.js';
+import { wasmEmbedding } from './embedding.js';
 import { JOB_READ, RESULTS, controlBlock } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
@@ -49,6 +50,7 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     threads: pool.size,
     simd,
     ...wasmElementwise(runtime, referenceBackend, alloc),
+    ...wasmEmbedding(runtime, referenceBackend, alloc),
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype, alloc),
     fused: { ...wasmRowKernels(runtime, referenceBackend.fused, alloc), attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc), rope: wasmRope(runtime, alloc, referenceBackend) },
     readBandwidthProbe: (data: Float32Array) => {

@@ -61,6 +61,8 @@ export interface KernelExports {
   normBackward(gy: number, x: number, w: number, mean: number, rstd: number, gx: number, gw: number, gb: number, rows: number, c: number, centered: number): void;
   crossEntropyForward(logits: number, targets: number, loss: number, lse: number, rows: number, c: number, ignoreIndex: number, eps: number): number;
   rope(x: number, cos: number, sin: number, y: number, outer: number, t: number, d: number, interleaved: number, sign: number): void;
+  gatherRows(table: number, ids: number, y: number, n: number, vocab: number, d: number): number;
+  scatterAddRows(table: number, ids: number, src: number, n: number, vocab: number, d: number): number;
   crossEntropyBackward(logits: number, targets: number, lse: number, gLoss: number, gx: number, rows: number, c: number, ignoreIndex: number, eps: number): void;
 }
 
