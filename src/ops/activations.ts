@@ -1,5 +1,9 @@
 /** Activation functions composed from primitives. */
-import { add, compare, erf, mul, pow, sigmoid, tanh, where, type Tensor, cast, type ComputeDType, computeDType } from '../tensor/index.js';
+import {
+  add, compare, contiguous, erf, fromBuffer, mul, pow, recordOp, sigmoid, tanh, where, type Tensor, cast, type ComputeDType,
+  computeDType,
+} from '../tensor/index.js';
+import { fusedKernel } from './fused.js';
 
 /** max(x, 0); the gradient at 0 is 0 (as PyTorch). */
 export function relu(x: Tensor): Tensor {
@@ -13,6 +17,12 @@ export type GeluApproximation = 'none' | 'tanh';
  * approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) used by GPT-2.
  */
 export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
+  const kernel = fusedKernel('gelu');
+  if (kernel && x.dtype === 'float32') {
+    const xc = contiguous(x);
+    const y = fromBuffer(kernel.forward(xc.view('gelu'), approximate), 'float32', x.shape);
+    return recordOp(y, 'gelu', [xc], (g) => [fromBuffer(kernel.backward(xc.view('gelu'), contiguous(g).view('gelu'), approximate), 'float32', x.shape)]);
+  }
   if (approximate === 'tanh') {
     const cube = mul(mul(x, x), x); // (cheaper than pow, and its gradient needs no log)
     const inner = mul(add(x, mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));

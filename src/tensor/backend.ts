@@ -115,8 +115,16 @@ export interface FusedRope {
   apply(x: View, cos: View, sin: View, layout: 'half' | 'interleaved', inverse: boolean): TypedArray;
 }
 
+/** GELU over a contiguous input: 'none' is exact (erf), 'tanh' the GPT-2 approximation. */
+export interface FusedGelu {
+  forward(x: View, approximate: 'none' | 'tanh'): TypedArray;
+  /** Gradient of the input from the saved input and the output gradient. */
+  backward(x: View, gy: View, approximate: 'none' | 'tanh'): TypedArray;
+}
+
 export interface FusedKernels {
   attention?: FusedAttention;
+  gelu?: FusedGelu;
   rope?: FusedRope;
   linear?: FusedLinear;
   softmax?: FusedSoftmax;
@@ -127,7 +135,7 @@ export interface FusedKernels {
 }
 
 export type FusedKernelName = keyof FusedKernels;
-export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope'];
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope', 'gelu'];
 
 export interface Backend {
   readonly name: string;

@@ -367,6 +367,8 @@ export function conformanceSuite(backend: Backend): void {
           ['layerNorm', (x, w, b) => A.layerNorm(x, { weight: w, bias: b })],
           ['rmsNorm', (x, w) => A.rmsNorm(x, { weight: w })],
           ['crossEntropy', (x, _w, _b, t) => A.crossEntropy(x, t, { labelSmoothing: 0.1, ignoreIndex: 2 })],
+          ['gelu', (x) => A.gelu(A.mul(x, 3))],
+          ['gelu-tanh', (x) => A.gelu(A.mul(x, 3), 'tanh')],
         ];
         for (const [name, fn] of cases) {
           for (const [c, dtype] of [[1, 'float64'], [17, 'float64'], [1000, 'float64'], [17, 'float32'], [1000, 'float32']] as const) {

@@ -63,6 +63,8 @@ export interface KernelExports {
   rope(x: number, cos: number, sin: number, y: number, outer: number, t: number, d: number, interleaved: number, sign: number): void;
   gatherRows(table: number, ids: number, y: number, n: number, vocab: number, d: number): number;
   scatterAddRows(table: number, ids: number, src: number, n: number, vocab: number, d: number): number;
+  geluForward(x: number, y: number, n: number, tanhForm: number): void;
+  geluBackward(x: number, gy: number, gx: number, n: number, tanhForm: number): void;
   crossEntropyBackward(logits: number, targets: number, lse: number, gLoss: number, gx: number, rows: number, c: number, ignoreIndex: number, eps: number): void;
 }
 
