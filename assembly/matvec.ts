@@ -60,28 +60,51 @@ function dotF32(w: usize, x: usize, k0: i32, k1: i32): v128 {
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
+// Half floats already in the upper 16 bits of each f32 lane (t = h << 16) -> f32, for finite
+// values (normals and subnormals): magnitude bits >> 3 line the exponent and mantissa up with
+// f32's, and * 2^112 rebiases the exponent (exact, subnormals included).
+// @ts-ignore: decorator
+@inline function finiteHalfHigh(t: v128): v128 {
+  const mag = i32x4.shr_u(v128.and(t, i32x4.splat(0x7fff0000)), 3);
+  return v128.or(v128.and(t, i32x4.splat(0x80000000)), f32x4.mul(mag, f32x4.splat(5.192296858534828e33)));
+}
+
 function dotHalf(w: usize, x: usize, k0: i32, k1: i32, bf16: bool): v128 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const zero = i32x4.splat(0);
+  const expMask = i16x8.splat(0x7c00);
   for (let k = k0; k < k1; k += 16) {
     const h0 = v128.load(w + (<usize>k << 1));
     const h1 = v128.load(w + (<usize>k << 1), 16);
     const xp = x + (<usize>k << 2);
+    // each half into the upper 16 bits of a 32-bit lane (one shuffle instead of widen + shift)
+    const t0 = i8x16.shuffle(zero, h0, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+    const t1 = i8x16.shuffle(zero, h0, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+    const t2 = i8x16.shuffle(zero, h1, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+    const t3 = i8x16.shuffle(zero, h1, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
     if (bf16) {
-      a0 = madd(bf16ToFloat(i32x4.extend_low_i16x8_u(h0)), v128.load(xp), a0);
-      a1 = madd(bf16ToFloat(i32x4.extend_high_i16x8_u(h0)), v128.load(xp, 16), a1);
-      a2 = madd(bf16ToFloat(i32x4.extend_low_i16x8_u(h1)), v128.load(xp, 32), a2);
-      a3 = madd(bf16ToFloat(i32x4.extend_high_i16x8_u(h1)), v128.load(xp, 48), a3);
-    } else {
+      a0 = madd(t0, v128.load(xp), a0);
+      a1 = madd(t1, v128.load(xp, 16), a1);
+      a2 = madd(t2, v128.load(xp, 32), a2);
+      a3 = madd(t3, v128.load(xp, 48), a3);
+    } else if (v128.any_true(v128.or(i16x8.eq(v128.and(h0, expMask), expMask), i16x8.eq(v128.and(h1, expMask), expMask)))) {
+      // Inf or NaN among these 16 weights: the exact (slower) conversion
       a0 = madd(halfToFloat(i32x4.extend_low_i16x8_u(h0)), v128.load(xp), a0);
       a1 = madd(halfToFloat(i32x4.extend_high_i16x8_u(h0)), v128.load(xp, 16), a1);
       a2 = madd(halfToFloat(i32x4.extend_low_i16x8_u(h1)), v128.load(xp, 32), a2);
       a3 = madd(halfToFloat(i32x4.extend_high_i16x8_u(h1)), v128.load(xp, 48), a3);
+    } else {
+      a0 = madd(finiteHalfHigh(t0), v128.load(xp), a0);
+      a1 = madd(finiteHalfHigh(t1), v128.load(xp, 16), a1);
+      a2 = madd(finiteHalfHigh(t2), v128.load(xp, 32), a2);
+      a3 = madd(finiteHalfHigh(t3), v128.load(xp, 48), a3);
     }
   }
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
-function dotI8(w: usize, x: usize, k0: i32, k1: i32): v128 {
+// @ts-ignore: decorator
+@inline function dotI8(w: usize, x: usize, k0: i32, k1: i32): v128 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let k = k0; k < k1; k += 16) {
     const b = v128.load(w + <usize>k);

@@ -429,6 +429,21 @@ export function conformanceSuite(backend: Backend): void {
             const composed = withoutFused(() => A.linear(x, wq).toTypedArray());
             assertNmse(fused, composed, 1e-12, `linear ${fmt} m=${m} k=${k} n=${n}`);
           }
+          // half-float specials take the exact conversion path: Inf, NaN, subnormals, +-0
+          if (k >= 32) {
+            const special = A.randn([3, k], { generator: gg });
+            const d = special.storage.data;
+            d[5] = 1e6; // overflows to Inf in float16
+            d[k + 7] = NaN;
+            for (let j = 0; j < 16; j++) d[2 * k + j] = (j % 2 ? -1 : 1) * 3e-7 * j; // subnormals and zero
+            const h = special.to('float16');
+            const fused = A.linear(x, h).toTypedArray();
+            const composed = withoutFused(() => A.linear(x, h).toTypedArray());
+            assertNmse(fused, composed, 1e-12, `linear float16 specials k=${k}`);
+            for (let r = 0; r < m; r++) {
+              assert.ok(!Number.isFinite(fused[r * 3]!) && Number.isNaN(fused[r * 3 + 1]!), 'Inf and NaN weights propagate');
+            }
+          }
           // a row slice of a quantised matrix (offset into data and scales)
           const wq = A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 });
           if (n > 2) {
