@@ -12,3 +12,5 @@ export * from './ops/index.js';
 export { referenceBackend, referenceBackendUnfused } from './backends/reference/index.js';
 export * from './nn/index.js';
 export * from './train/index.js';
+export * from './tokenizers/index.js';
+export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';
