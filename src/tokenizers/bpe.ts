@@ -15,9 +15,11 @@
 /** Token bytes (as a byte string) -> rank, which is also the token id. */
 export type Ranks = ReadonlyMap<string, number>;
 
+import { TokenizerError } from './errors.js';
+
 function rankOf(ranks: Ranks, piece: string): number {
   const r = ranks.get(piece);
-  if (r === undefined) throw new Error(`bpe: the byte ${piece.charCodeAt(0)} has no rank; a byte-level vocabulary must rank all 256 single bytes`);
+  if (r === undefined) throw new TokenizerError('encode', `the byte ${piece.charCodeAt(0)} has no rank; a byte-level vocabulary must rank all 256 single bytes`);
   return r;
 }
 
