@@ -1,0 +1,72 @@
+/** `attn tokenize`: spawns the CLI and checks its ids against known cl100k_base / o200k_base ids. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { get_encoding } from 'tiktoken';
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function attn(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('attn tokenize', () => {
+  it('encodes --text to the reference ids', () => {
+    const r = attn('tokenize', '--tokenizer', 'cl100k_base', '--text', 'hello world');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '15339 1917\n');
+  });
+
+  it('--json gives ids, the text of each token and the count', () => {
+    const r = attn('tokenize', '--tokenizer', 'o200k_base', '--text', 'hello world', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { tokenizer: 'o200k_base', count: 2, ids: [24912, 2375], tokens: ['hello', ' world'] });
+  });
+
+  it('--input FILE reads the text; --decode turns the ids back into it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    const text = 'Ünïcödé 👨‍👩‍👧 text\n\twith  tabs, 12345 digits and 中文.\n';
+    writeFileSync(join(dir, 'in.txt'), text);
+    const enc = attn('tokenize', '--tokenizer', 'p50k_base', '--input', join(dir, 'in.txt'));
+    assert.equal(enc.code, 0, enc.stderr);
+    const ref = get_encoding('p50k_base');
+    assert.equal(enc.stdout.trim(), Array.from(ref.encode(text)).join(' '));
+    ref.free();
+    writeFileSync(join(dir, 'ids.txt'), enc.stdout);
+    const dec = attn('tokenize', '--tokenizer', 'p50k_base', '--input', join(dir, 'ids.txt'), '--decode');
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stdout, text);
+    assert.equal(attn('tokenize', '--tokenizer', 'cl100k_base', '--text', '[15339, 1917]', '--decode').stdout, 'hello world');
+  });
+
+  it('special tokens are an error unless --allow-special', () => {
+    const r = attn('tokenize', '--tokenizer', 'cl100k_base', '--text', 'a<|endoftext|>');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the text contains the special token "<\|endoftext\|>" at offset 1; pass --allow-special/);
+    const ok = attn('tokenize', '--tokenizer', 'cl100k_base', '--text', 'a<|endoftext|>', '--allow-special');
+    assert.equal(ok.stdout, '64 100257\n');
+  });
+
+  it('bad input fails with a message naming it', () => {
+    const unknown = attn('tokenize', '--tokenizer', 'bert', '--text', 'x');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--tokenizer: unknown tokenizer 'bert'/);
+    const both = attn('tokenize', '--tokenizer', 'gpt2', '--text', 'x', '--input', 'y');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --text S or --input FILE/);
+    const badId = attn('tokenize', '--tokenizer', 'gpt2', '--text', '1 two', '--decode');
+    assert.equal(badId.code, 2);
+    assert.match(badId.stderr, /--decode: 'two' is not a token id/);
+    const outside = attn('tokenize', '--tokenizer', 'gpt2', '--text', '50257', '--decode');
+    assert.equal(outside.code, 1);
+    assert.match(outside.stderr, /decode: id 50257 is outside the vocabulary \(size 50257\)/);
+    const missing = attn('tokenize', '--tokenizer', 'gpt2', '--input', '/nonexistent/file');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--input: cannot read '\/nonexistent\/file'/);
+  });
+});
