@@ -14,3 +14,4 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './tokenizers/index.js';
 export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';
+export { loadTokenizerJson } from './tokenizers/tokenizer-json-node.js';

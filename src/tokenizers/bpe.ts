@@ -141,3 +141,55 @@ export function bytePairMerge(piece: string, ranks: Ranks): number[] {
   for (let i = 0; i < n; i = next[i]!) ids.push(rankOf(ranks, piece.slice(i, next[i]!)));
   return ids;
 }
+
+/** A merge of two symbol ids: its priority (lower merges first) and the id of the merged symbol. */
+export interface Merge {
+  rank: number;
+  id: number;
+}
+
+/** The key of the pair (left, right) in a merges table. */
+export const pairKey = (left: number, right: number): number => left * 0x200000 + right;
+
+/**
+ * Hugging Face BPE's merge loop (tokenizers `models/bpe/word.rs` `Word::merge_all`): like
+ * `bytePairMerge`, lowest (rank, position) first, but a pair merges only if it is listed in the
+ * merges table, not whenever its concatenation is in the vocabulary. Entries go stale as
+ * neighbours merge; one is still good when the pair now at its position has the entry's rank
+ * (ranks are unique per pair, so that is the same pair).
+ */
+export function mergeSymbols(symbols: number[], merges: ReadonlyMap<number, Merge>): number[] {
+  const n = symbols.length;
+  if (n < 2) return symbols;
+  const sym = symbols.slice();
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1;
+    prev[i] = i - 1;
+  }
+  const heap = new MergeHeap();
+  const pushPair = (left: number): void => {
+    const right = next[left]!;
+    if (right >= n) return;
+    const m = merges.get(pairKey(sym[left]!, sym[right]!));
+    if (m) heap.push(m.rank, left, right);
+  };
+  for (let i = 0; i + 1 < n; i++) pushPair(i);
+  while (heap.size > 0) {
+    const [rank, left] = heap.pop();
+    if (next[left] === -1 || next[left]! >= n) continue;
+    const right = next[left]!;
+    const m = merges.get(pairKey(sym[left]!, sym[right]!));
+    if (!m || m.rank !== rank) continue;
+    sym[left] = m.id;
+    next[left] = next[right]!;
+    next[right] = -1;
+    if (next[left]! < n) prev[next[left]!] = left;
+    if (prev[left]! >= 0) pushPair(prev[left]!);
+    pushPair(left);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < n; i = next[i]!) out.push(sym[i]!);
+  return out;
+}

@@ -16,3 +16,24 @@ export {
   type BytePairEncodingOptions,
   type TiktokenNpmEncoderJson,
 } from './tiktoken.js';
+export { BYTE_TO_CHAR, toByteLevel, fromByteLevel } from './byte-level.js';
+export { mergeSymbols, pairKey, type Merge } from './bpe.js';
+export { BpeModel, type BpeModelOptions } from './bpe-model.js';
+export { WordPieceModel, type WordPieceOptions } from './wordpiece.js';
+export { UnigramModel, type UnigramOptions } from './unigram.js';
+export type { TokenizerModel } from './model.js';
+export { bertNormalizer, lowercase, stripAccents, normalizerFromJson, type Normalizer, type BertNormalizerOptions } from './normalizers.js';
+export {
+  GPT2_PATTERN,
+  splitPieces,
+  byteLevelPreTokenizer,
+  metaspacePreTokenizer,
+  bertPreTokenizer,
+  preTokenizerFromJson,
+  type Piece,
+  type PreTokenizer,
+  type SplitBehavior,
+} from './pre-tokenizers.js';
+export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
+export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
+export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
