@@ -52,6 +52,26 @@ describe('attn tokenize', () => {
     assert.equal(ok.stdout, '64 100257\n');
   });
 
+  it('--tokenizer FILE.json loads a Hugging Face tokenizer.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    const vocab = { '[UNK]': 0, '[CLS]': 1, '[SEP]': 2, un: 3, '##aff': 4, '##able': 5, '!': 6 };
+    const json = {
+      added_tokens: [],
+      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor: { type: 'BertProcessing', sep: ['[SEP]', 2], cls: ['[CLS]', 1] },
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    };
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const r = attn('tokenize', '--tokenizer', join(dir, 'tokenizer.json'), '--text', 'UnAffable! xyz', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).ids, [1, 3, 4, 5, 6, 0, 2]);
+    const bad = attn('tokenize', '--tokenizer', join(dir, 'missing.json'), '--text', 'x');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /loadTokenizerJson: cannot read '.*missing\.json'/);
+  });
+
   it('bad input fails with a message naming it', () => {
     const unknown = attn('tokenize', '--tokenizer', 'bert', '--text', 'x');
     assert.equal(unknown.code, 2);
