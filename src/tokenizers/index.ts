@@ -37,3 +37,4 @@ export {
 export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
 export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
 export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
+export { trainBpe, trainBpeReference, bytePairEncodingFromTraining, trainedTokenizerJson, CL100K_PATTERN, type BpeTrainOptions, type BpeTrainResult } from './bpe-trainer.js';
