@@ -8,8 +8,9 @@ import { UsageError, type Command } from './command.js';
 import { demo } from './commands/demo.js';
 import { ops } from './commands/ops.js';
 import { tokenize } from './commands/tokenize.js';
+import { tokenizer } from './commands/tokenizer.js';
 
-const COMMANDS: Command[] = [demo, ops, tokenize];
+const COMMANDS: Command[] = [demo, ops, tokenize, tokenizer];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -74,7 +74,9 @@ export class BytePairEncoding implements Tokenizer {
   readonly name: string;
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
-  /** The JS regex the text is split with (the translated tiktoken pattern). */
+  /** The pre-tokenization pattern as given (tiktoken syntax). */
+  readonly pattern: string;
+  /** The JS regex the text is split with (the translated pattern). */
   readonly regex: RegExp;
   private readonly ranks: Ranks;
   private readonly merge: (piece: string, ranks: Ranks) => number[];
@@ -86,6 +88,7 @@ export class BytePairEncoding implements Tokenizer {
     this.name = options.name;
     this.ranks = options.ranks;
     this.specialTokens = new Map(Object.entries(options.specialTokens ?? {}));
+    this.pattern = options.pattern;
     this.regex = new RegExp(tiktokenPatternToJs(options.pattern), 'gu');
     const fast = (options.merge ?? 'fast') === 'fast';
     this.merge = fast ? bytePairMerge : bytePairMergeReference;

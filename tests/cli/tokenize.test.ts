@@ -1,4 +1,7 @@
-/** `attn tokenize`: spawns the CLI and checks its ids against known cl100k_base / o200k_base ids. */
+/**
+ * `attn tokenize` and `attn tokenizer train`: spawns the CLI and checks its ids against known
+ * cl100k_base / o200k_base ids and against Hugging Face tokenizers on a trained tokenizer.json.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { get_encoding } from 'tiktoken';
+import hf from 'tokenizers';
+import { englishProse } from '../tokenizers/corpus.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -88,5 +93,31 @@ describe('attn tokenize', () => {
     const missing = attn('tokenize', '--tokenizer', 'gpt2', '--input', '/nonexistent/file');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--input: cannot read '\/nonexistent\/file'/);
+  });
+});
+
+describe('attn tokenizer train', () => {
+  it('trains a tokenizer.json that attn tokenize and Hugging Face tokenizers both load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attn-train-'));
+    const docs = englishProse(120_000);
+    writeFileSync(join(dir, 'a.txt'), docs.slice(0, 3).join('\n'));
+    writeFileSync(join(dir, 'b.txt'), docs.slice(3, 6).join('\n'));
+    const out = join(dir, 'tokenizer.json');
+    const r = attn('tokenizer', 'train', '--input', join(dir, 'a.txt'), '--input', join(dir, 'b.txt'), '--vocab-size', '600', '--special', '<|endoftext|>', '--output', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { merges: number; vocabSize: number };
+    assert.deepEqual([summary.merges, summary.vocabSize], [344, 601]);
+    const text = 'The Congress of the United States<|endoftext|>';
+    const ids = JSON.parse(attn('tokenize', '--tokenizer', out, '--text', text, '--json').stdout).ids as number[];
+    assert.deepEqual(ids, (await hf.Tokenizer.fromFile(out).encode(text)).getIds());
+    assert.equal(ids.at(-1), 600);
+    assert.ok(ids.length < 20, `${ids.length} tokens`);
+  });
+
+  it('bad arguments fail with a message naming them', () => {
+    assert.match(attn('tokenizer', 'fit').stderr, /unknown subcommand 'fit'/);
+    assert.match(attn('tokenizer', 'train', '--input', 'x', '--output', 'y', '--vocab-size', '10').stderr, /--vocab-size: expected an integer >= 256, got '10'/);
+    assert.match(attn('tokenizer', 'train', '--input', 'x', '--output', 'y', '--vocab-size', '300', '--pattern', 'bert').stderr, /--pattern: unknown pattern 'bert'/);
+    assert.match(attn('tokenizer', 'train', '--output', 'y', '--vocab-size', '300').stderr, /--input FILE is required/);
   });
 });
