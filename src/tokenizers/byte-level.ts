@@ -4,6 +4,7 @@
  * vocabularies can be stored as JSON strings. Printable latin1 bytes map to themselves; the other
  * 68 (controls, space, 0x7F-0xA0, 0xAD) map to U+0100 onwards in byte order, so space is `Ġ` (U+0120).
  */
+import { TokenizerError } from './errors.js';
 
 function buildAlphabet(): string[] {
   const printable = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
@@ -29,7 +30,7 @@ export function fromByteLevel(text: string): Uint8Array {
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) {
     const b = CHAR_TO_BYTE.get(text[i]!);
-    if (b === undefined) throw new Error(`byte-level: ${JSON.stringify(text[i])} (U+${text.charCodeAt(i).toString(16).toUpperCase()}) is not in the byte-level alphabet`);
+    if (b === undefined) throw new TokenizerError('byte-level', `${JSON.stringify(text[i])} (U+${text.charCodeAt(i).toString(16).toUpperCase()}) is not in the byte-level alphabet`);
     out[i] = b;
   }
   return out;

@@ -26,7 +26,7 @@ const EXTRA_FOLDS: Record<string, string> = { s: '\u017f', k: '\u212a' };
 
 function caseInsensitiveLetters(body: string): string {
   if (/[\\[\](){}*+?]/.test(body.replace(/\\[\\'"]/g, ''))) {
-    throw new Error(`pre-tokenizer: (?i:${body}) holds more than literals and '|'; only those can be translated`);
+    throw new TokenizerError('pre-tokenizer', `(?i:${body}) holds more than literals and '|'; only those can be translated`);
   }
   return body.replace(/[a-zA-Z]/g, (c) => {
     const lo = c.toLowerCase();
@@ -38,18 +38,18 @@ function caseInsensitiveLetters(body: string): string {
 export function tiktokenPatternToJs(pattern: string): string {
   // Property escapes (\p{L}) and escaped characters first, so that `\p{L}+` is not read as `}+`.
   if (/[+*?}]\+/.test(pattern.replace(/\\[pP]\{[^}]*\}|\\./g, 'x'))) {
-    throw new Error(`pre-tokenizer: possessive quantifiers are not supported in ${JSON.stringify(pattern)}`);
+    throw new TokenizerError('pre-tokenizer', `possessive quantifiers are not supported in ${JSON.stringify(pattern)}`);
   }
   // (?i:...) groups: tiktoken's contain only literal alternatives, so no nested parentheses.
   let out = pattern.replace(/\(\?i:([^()]*)\)/g, (_, body: string) => `(?:${caseInsensitiveLetters(body)})`);
-  if (out.includes('(?i')) throw new Error(`pre-tokenizer: unsupported inline flag group in ${JSON.stringify(pattern)}`);
+  if (out.includes('(?i')) throw new TokenizerError('pre-tokenizer', `unsupported inline flag group in ${JSON.stringify(pattern)}`);
   out = out.replace(/\\(.)/g, (m, c: string) => (c === 's' ? '\\p{White_Space}' : c === 'S' ? '\\P{White_Space}' : m));
   return out;
 }
 
 /** Splits text into pre-tokens with a global, Unicode regex (every character lands in some piece for tiktoken's patterns). */
 export function splitWithRegex(text: string, regex: RegExp): string[] {
-  if (!regex.global || !regex.unicode) throw new Error(`pre-tokenizer: the regex ${regex} needs the 'g' and 'u' flags`);
+  if (!regex.global || !regex.unicode) throw new TokenizerError('pre-tokenizer', `the regex ${regex} needs the 'g' and 'u' flags`);
   return text.match(regex) ?? [];
 }
 

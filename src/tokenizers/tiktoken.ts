@@ -78,7 +78,8 @@ export class BytePairEncoding implements Tokenizer {
   readonly pattern: string;
   /** The JS regex the text is split with (the translated pattern). */
   readonly regex: RegExp;
-  private readonly ranks: Ranks;
+  /** Token bytes (byte string) -> id, the ordinary (non-special) vocabulary. */
+  readonly ranks: Ranks;
   private readonly merge: (piece: string, ranks: Ranks) => number[];
   private readonly cache: Map<string, number[]> | null;
   /** id -> token bytes; undefined for ids the vocabulary skips. */

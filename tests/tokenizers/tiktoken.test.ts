@@ -6,7 +6,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { get_encoding, type Tiktoken } from 'tiktoken';
-import { BytePairEncoding, bytePairMerge, bytePairMergeReference, loadTiktoken, TokenizerError } from '../../src/index.js';
+import { BytePairEncoding, bytePairMerge, bytePairMergeReference, loadTiktoken, parseTiktokenFile, parseTiktokenNpmRanks, TokenizerError } from '../../src/index.js';
 import { englishProse, generatedUnicode, sourceCode } from './corpus.js';
 
 const ENCODINGS = ['r50k_base', 'p50k_base', 'cl100k_base', 'o200k_base'] as const;
@@ -154,7 +154,7 @@ describe('byte-pair merge rule: a worked example', () => {
 
   it('the fast merge equals the readable one on random byte strings with cl100k ranks', () => {
     const enc = loadTiktoken('cl100k_base');
-    const ranksOf = (enc as unknown as { ranks: ReadonlyMap<string, number> }).ranks;
+    const ranksOf = enc.ranks;
     let seed = 7;
     const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     const alphabet = 'eeettaaoinshr  \n.,01ab\u00c3\u00a9\u00e2\u0080';
@@ -170,5 +170,18 @@ describe('byte-pair merge rule: a worked example', () => {
     const enc = new BytePairEncoding({ name: 'tiny', ranks: new Map([['a', 0]]), pattern: '\\p{L}+' });
     assert.deepEqual(enc.encode('aaa'), [0, 0, 0]);
     assert.throws(() => enc.encode('b'), /the byte 98 has no rank/);
+  });
+});
+
+describe('vocabulary files', () => {
+  it('.tiktoken files: base64 token and rank per line', () => {
+    // "IQ==" is "!", "aGk=" is "hi".
+    assert.deepEqual([...parseTiktokenFile('IQ== 0\naGk= 1\n')], [['!', 0], ['hi', 1]]);
+    assert.throws(() => parseTiktokenFile('IQ== 0\nIQ== 1'), /vocab: line 2: token "!" appears twice \(ranks 0 and 1\)/);
+    assert.throws(() => parseTiktokenFile('IQ== x'), /vocab: line 1: expected 'base64 rank'/);
+    assert.throws(() => parseTiktokenFile('*** 0'), /vocab: line 1: '\*\*\*' is not valid base64/);
+  });
+  it("the tiktoken npm package's compressed ranks: consecutive ranks from the first", () => {
+    assert.deepEqual([...parseTiktokenNpmRanks('! 0 IQ== aGk=\n! 7 Ig==')], [['!', 0], ['hi', 1], ['"', 7]]);
   });
 });

@@ -32,7 +32,7 @@ function lastMerge(token: string, ranks: ReadonlyMap<string, number>, maxRank: n
 
 /** tokenizer.json `model` of type BPE holding a tiktoken encoding's vocabulary and merges. */
 export function bpeModelFromTiktoken(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const ranks = (loadTiktoken(name) as unknown as { ranks: ReadonlyMap<string, number> }).ranks;
+  const ranks = loadTiktoken(name).ranks;
   const vocab: Record<string, number> = {};
   const merges: [string, string][] = [];
   const byRank = [...ranks].sort((a, b) => a[1] - b[1]);
