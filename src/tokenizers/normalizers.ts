@@ -4,6 +4,7 @@
  * `char::to_lowercase` is: JS `toLowerCase` on a whole string would apply the final-sigma rule.
  */
 import { TokenizerError } from './errors.js';
+import { escapeRegex } from './pre-tokenizers.js';
 
 export type Normalizer = (text: string) => string;
 
@@ -18,8 +19,10 @@ export function isCjkIdeograph(cp: number): boolean {
 }
 
 const WHITE_SPACE = /^\p{White_Space}$/u;
-const OTHER = /^\p{C}$/u; // Cc, Cf, Cs, Co, Cn: Rust's `is_other`, which BERT calls control
+// BERT's "control" characters: Cc, Cf, Co, Cs. Unassigned code points (Cn) are kept, as tokenizers keeps them.
+const CONTROL = /^[\p{Cc}\p{Cf}\p{Co}\p{Cs}]$/u;
 const NONSPACING_MARK = /\p{Mn}/gu;
+const MARK = /\p{M}/gu;
 
 export function lowercase(text: string): string {
   let out = '';
@@ -27,8 +30,9 @@ export function lowercase(text: string): string {
   return out;
 }
 
+/** The StripAccents normalizer: drops every combining mark (Mn, Mc, Me; unicode-normalization's `is_combining_mark`). */
 export function stripAccents(text: string): string {
-  return text.replace(NONSPACING_MARK, '');
+  return text.replace(MARK, '');
 }
 
 export interface BertNormalizerOptions {
@@ -50,7 +54,7 @@ export function bertNormalizer(options: BertNormalizerOptions = {}): Normalizer 
     for (const c of text) {
       const cp = c.codePointAt(0)!;
       if (cleanText) {
-        if (cp === 0 || cp === 0xfffd || (OTHER.test(c) && c !== '\t' && c !== '\n' && c !== '\r')) continue;
+        if (cp === 0 || cp === 0xfffd || (CONTROL.test(c) && c !== '\t' && c !== '\n' && c !== '\r')) continue;
         if (WHITE_SPACE.test(c)) {
           out += ' ';
           continue;
@@ -58,7 +62,8 @@ export function bertNormalizer(options: BertNormalizerOptions = {}): Normalizer 
       }
       out += handleChineseChars && isCjkIdeograph(cp) ? ` ${c} ` : c;
     }
-    if (strip) out = stripAccents(out.normalize('NFD'));
+    // Unlike the StripAccents normalizer, BERT drops only nonspacing marks (Mn).
+    if (strip) out = out.normalize('NFD').replace(NONSPACING_MARK, '');
     return lower ? lowercase(out) : out;
   };
 }
@@ -66,7 +71,7 @@ export function bertNormalizer(options: BertNormalizerOptions = {}): Normalizer 
 /** A regex from a tokenizer.json `pattern` ({String} is literal, {Regex} is an Oniguruma pattern). */
 export function patternRegex(pattern: unknown, where: string, translate: (p: string) => string): RegExp {
   const p = pattern as { String?: string; Regex?: string };
-  if (typeof p?.String === 'string') return new RegExp(p.String.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'), 'gu');
+  if (typeof p?.String === 'string') return new RegExp(escapeRegex(p.String), 'gu');
   if (typeof p?.Regex === 'string') return new RegExp(translate(p.Regex), 'gu');
   throw new TokenizerError('tokenizer.json', `${where}: expected pattern {"String": ...} or {"Regex": ...}, got ${JSON.stringify(pattern)}`);
 }

@@ -5,7 +5,8 @@
  * regex engine is also a backtracking, leftmost-first engine, so the same pattern finds the same
  * pieces once three differences are translated (`tiktokenPatternToJs`):
  *  - `\s` in Rust's Unicode mode is `\p{White_Space}`; JS's `\s` is a different set (it adds U+FEFF
- *    and lacks U+0085 NEL), so `\s`/`\S` become `\p{White_Space}`/`\P{White_Space}`.
+ *    and lacks U+0085 NEL), so `\s`/`\S` become `\p{White_Space}`/`\P{White_Space}`; likewise `\d`
+ *    is Unicode Nd and `\w` UTS #18's word class there, ASCII in JS.
  *  - `(?i:...)` groups are not supported by Node 20; their letters become explicit classes using
  *    Unicode simple case folding as Rust does, so `s` also matches U+017F LATIN SMALL LETTER LONG S
  *    and `k` the KELVIN SIGN U+212A.
@@ -34,6 +35,40 @@ function caseInsensitiveLetters(body: string): string {
   });
 }
 
+/** UTS #18's \w, which Rust's regex and Oniguruma use in Unicode mode, as property escapes. */
+const WORD_PROPERTIES = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+
+/**
+ * Rewrites the class escapes whose Unicode meaning JS does not share: `\s \S` (White_Space), `\d \D`
+ * (Nd, where JS means ASCII digits) and `\w` (UTS #18 word characters, where JS means ASCII). Tracks
+ * whether it is inside `[...]`, since `\w` becomes a bracketed class outside one and bare
+ * properties inside; `\W` inside a class has no such form and is refused.
+ */
+function translateClassEscapes(pattern: string, original: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const e = pattern[i + 1] ?? '';
+      i++;
+      if (e === 's') out += '\\p{White_Space}';
+      else if (e === 'S') out += '\\P{White_Space}';
+      else if (e === 'd') out += '\\p{Nd}';
+      else if (e === 'D') out += '\\P{Nd}';
+      else if (e === 'w') out += inClass ? WORD_PROPERTIES : `[${WORD_PROPERTIES}]`;
+      else if (e === 'W' && !inClass) out += `[^${WORD_PROPERTIES}]`;
+      else if (e === 'W') throw new TokenizerError('pre-tokenizer', `\\W inside a character class is not supported in ${JSON.stringify(original)}`);
+      else out += c + e;
+      continue;
+    }
+    if (c === '[' && !inClass) inClass = true;
+    else if (c === ']' && inClass) inClass = false;
+    out += c;
+  }
+  return out;
+}
+
 /** Translates a tiktoken (fancy_regex) pattern into an equivalent JS pattern source (use with the `u` flag). */
 export function tiktokenPatternToJs(pattern: string): string {
   // Property escapes (\p{L}) and escaped characters first, so that `\p{L}+` is not read as `}+`.
@@ -43,8 +78,15 @@ export function tiktokenPatternToJs(pattern: string): string {
   // (?i:...) groups: tiktoken's contain only literal alternatives, so no nested parentheses.
   let out = pattern.replace(/\(\?i:([^()]*)\)/g, (_, body: string) => `(?:${caseInsensitiveLetters(body)})`);
   if (out.includes('(?i')) throw new TokenizerError('pre-tokenizer', `unsupported inline flag group in ${JSON.stringify(pattern)}`);
-  out = out.replace(/\\(.)/g, (m, c: string) => (c === 's' ? '\\p{White_Space}' : c === 'S' ? '\\P{White_Space}' : m));
-  return out;
+  return translateClassEscapes(out, pattern);
+}
+
+/**
+ * Escapes text for use as a literal in a Unicode-mode regex (where escaping `-` or `/` outside a
+ * class is a syntax error, so only the syntax characters are escaped).
+ */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Splits text into pre-tokens with a global, Unicode regex (every character lands in some piece for tiktoken's patterns). */
@@ -155,7 +197,7 @@ export function byteLevelPreTokenizer(options: ByteLevelOptions = {}): PreTokeni
   const utf8 = new TextEncoder();
   return (pieces) =>
     pieces.flatMap((p) => {
-      const text = options.addPrefixSpace && !p.text.startsWith(' ') ? ' ' + p.text : p.text;
+      const text = options.addPrefixSpace && p.text !== '' && !p.text.startsWith(' ') ? ' ' + p.text : p.text;
       const parts = options.useRegex !== false ? splitPieces({ text, atStart: p.atStart }, regex, 'Isolated') : [{ text, atStart: p.atStart }];
       return parts.map((q) => ({ text: Array.from(utf8.encode(q.text), (b) => BYTE_TO_CHAR[b]).join(''), atStart: q.atStart }));
     });
@@ -175,7 +217,8 @@ export function metaspacePreTokenizer(options: MetaspaceOptions = {}): PreTokeni
   return (pieces) =>
     pieces.flatMap((p) => {
       let text = p.text.replaceAll(' ', replacement);
-      if (!text.startsWith(replacement) && (scheme === 'always' || (scheme === 'first' && p.atStart))) text = replacement + text;
+      // Prepending to an empty piece does nothing in tokenizers (`NormalizedString::prepend`).
+      if (text !== '' && !text.startsWith(replacement) && (scheme === 'always' || (scheme === 'first' && p.atStart))) text = replacement + text;
       return options.split === false ? [{ text, atStart: p.atStart }] : splitPieces({ text, atStart: p.atStart }, isReplacement, 'MergedWithNext');
     });
 }
@@ -199,8 +242,9 @@ export function preTokenizerFromJson(json: Record<string, unknown> | null | unde
     case 'WhitespaceSplit':
       return splitAll(isWhitespace, 'Removed');
     case 'Whitespace':
-      // `\w+|[^\w\s]+` with Oniguruma's Unicode \w (letters, marks, numbers, connector punctuation); the matches are kept.
-      return splitAll(/[\p{L}\p{M}\p{N}\p{Pc}]+|[^\p{L}\p{M}\p{N}\p{Pc}\p{White_Space}]+/gu, 'Removed', true);
+      // `\w+|[^\w\s]+`, the matches kept. Oniguruma's Unicode \w is UTS #18's word class: Alphabetic,
+      // marks, decimal digits, connector punctuation and the joiners (so `²` is not a word character, `Ⅻ` is).
+      return splitAll(/[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\p{White_Space}]+/gu, 'Removed', true);
     case 'Punctuation':
       return splitAll(isBertPunctuation, (json.behavior as SplitBehavior) ?? 'Isolated');
     case 'Digits':
@@ -209,7 +253,7 @@ export function preTokenizerFromJson(json: Record<string, unknown> | null | unde
       const pattern = json.pattern as { String?: string; Regex?: string };
       const delimiter =
         typeof pattern?.String === 'string'
-          ? new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'), 'gu')
+          ? new RegExp(escapeRegex(pattern.String), 'gu')
           : typeof pattern?.Regex === 'string'
             ? new RegExp(tiktokenPatternToJs(pattern.Regex), 'gu')
             : null;

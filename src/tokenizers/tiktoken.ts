@@ -11,7 +11,7 @@
  */
 import { bytePairMerge, bytePairMergeReference, type Ranks } from './bpe.js';
 import { TokenizerError } from './errors.js';
-import { splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { escapeRegex, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
 import type { EncodeOptions, Tokenizer } from './tokenizer.js';
 import { parseTiktokenNpmRanks } from './vocab-files.js';
 
@@ -64,10 +64,6 @@ export function utf8ByteString(text: string): string {
     else out += String.fromCharCode(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
   }
   return out;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 export class BytePairEncoding implements Tokenizer {

@@ -17,7 +17,7 @@ import { TokenizerError } from './errors.js';
 import type { TokenizerModel } from './model.js';
 import { normalizerFromJson, type Normalizer } from './normalizers.js';
 import { postProcessorFromJson, concatenate, type PostProcessor, type Processed } from './post-processors.js';
-import { preTokenizerFromJson, tiktokenPatternToJs, type Piece, type PreTokenizer } from './pre-tokenizers.js';
+import { escapeRegex, preTokenizerFromJson, tiktokenPatternToJs, type Piece, type PreTokenizer } from './pre-tokenizers.js';
 import type { EncodeOptions, Tokenizer } from './tokenizer.js';
 import { UnigramModel } from './unigram.js';
 import { WordPieceModel } from './wordpiece.js';
@@ -53,7 +53,7 @@ class AddedTokenSplitter {
   constructor(tokens: AddedToken[], contentOf: (t: AddedToken) => string) {
     for (const t of tokens) this.byContent.set(contentOf(t), t);
     const alternatives = [...this.byContent.keys()].filter((c) => c !== '').sort((a, b) => b.length - a.length);
-    this.regex = alternatives.length > 0 ? new RegExp(alternatives.map((c) => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'), 'gu') : null;
+    this.regex = alternatives.length > 0 ? new RegExp(alternatives.map(escapeRegex).join('|'), 'gu') : null;
   }
 
   /** Pieces of text (id null) and matched added tokens (their id). */
@@ -141,6 +141,7 @@ export class HfTokenizer implements Tokenizer {
           ids.push(part.id);
           continue;
         }
+        if (part.text === '') continue; // normalized away: tokenizers pre-tokenizes nothing here
         const piece: Piece = { text: part.text, atStart: raw.start === 0 && part.start === 0 };
         const pieces = this.preTokenizer ? this.preTokenizer([piece]) : [piece];
         for (const p of pieces) for (const id of this.model.tokenize(p.text)) ids.push(id);

@@ -56,6 +56,13 @@ describe('tiktoken patterns translated for JavaScript', () => {
     assert.equal(tiktokenPatternToJs("(?i:'s|'ll)|\\s+(?!\\S)|[^\\s\\p{L}]"), "(?:'[sS\u017f]|'[lL][lL])|\\p{White_Space}+(?!\\P{White_Space})|[^\\p{White_Space}\\p{L}]");
     assert.equal(tiktokenPatternToJs("(?i:'k)"), "(?:'[kK\u212a])");
   });
+  it('\\d is Unicode Nd and \\w the UTS #18 word class, inside and outside brackets', () => {
+    const W = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+    assert.equal(tiktokenPatternToJs('\\d+\\w[\\w-]\\W\\D'), `\\p{Nd}+[${W}][${W}-][^${W}]\\P{Nd}`);
+    const digits = new RegExp(tiktokenPatternToJs('\\d+'), 'gu');
+    assert.deepEqual('a٢4３b'.match(digits), ['٢4３']); // Arabic-Indic, ASCII and fullwidth digits
+    assert.throws(() => tiktokenPatternToJs('[\\W]'), /\\W inside a character class is not supported/);
+  });
   it('constructs it cannot translate are refused', () => {
     assert.throws(() => tiktokenPatternToJs('\\p{L}++'), /possessive quantifiers are not supported/);
     assert.throws(() => tiktokenPatternToJs('(?i:[ab])'), /holds more than literals/);

@@ -179,3 +179,37 @@ export function unigramTokenizerJson(texts: string[], options: { byteFallback: b
     model: { type: 'Unigram', unk_id: 0, vocab: [...pieces], byte_fallback: options.byteFallback },
   };
 }
+
+/**
+ * Classic (non-byte-level) BPE with `##` continuations and a `</w>` end-of-word suffix: the
+ * characters, and for frequent words the left-to-right merges that build them.
+ */
+export function suffixBpeModel(texts: string[], words: number): Record<string, unknown> {
+  const vocab: Record<string, number> = {};
+  const add = (t: string): void => {
+    if (!(t in vocab)) vocab[t] = Object.keys(vocab).length;
+  };
+  add('[UNK]');
+  const merges: [string, string][] = [];
+  const seen = new Set<string>();
+  const symbolsOf = (w: string): string[] => Array.from(w, (c, i) => (i > 0 ? '##' : '') + c + (i === w.length - 1 ? '</w>' : ''));
+  for (let c = 33; c < 127; c++) {
+    const ch = String.fromCharCode(c);
+    for (const s of [ch, `##${ch}`, `${ch}</w>`, `##${ch}</w>`]) add(s);
+  }
+  for (const [w] of wordCounts(texts, false).slice(0, words)) {
+    if (!/^[\x21-\x7e]+$/.test(w)) continue;
+    const symbols = symbolsOf(w);
+    let left = symbols[0]!;
+    for (const right of symbols.slice(1)) {
+      const merged = left + right.slice(2);
+      if (!seen.has(`${left} ${right}`)) {
+        seen.add(`${left} ${right}`);
+        merges.push([left, right]);
+        add(merged);
+      }
+      left = merged;
+    }
+  }
+  return { type: 'BPE', dropout: null, unk_token: '[UNK]', continuing_subword_prefix: '##', end_of_word_suffix: '</w>', fuse_unk: true, byte_fallback: false, ignore_merges: false, vocab, merges };
+}

@@ -10,12 +10,19 @@ import assert from 'node:assert/strict';
 import hf from 'tokenizers';
 import { BpeModel, HfTokenizer, loadTiktoken, tokenizerFromJson, UnigramModel, WordPieceModel } from '../../src/index.js';
 import { englishProse, generatedUnicode, sourceCode } from './corpus.js';
-import { addedToken, bertTokenizerJson, gpt2TokenizerJson, llama3StyleTokenizerJson, unigramTokenizerJson } from './tokenizer-json-builders.js';
+import { addedToken, bertTokenizerJson, gpt2TokenizerJson, llama3StyleTokenizerJson, suffixBpeModel, unigramTokenizerJson } from './tokenizer-json-builders.js';
 
 const PROSE = englishProse(200_000);
+function lines(docs: string[], n: number): string[] {
+  return docs.flatMap((d) => d.split(/(?<=\n)/)).filter((l) => l !== '').slice(0, n);
+}
+
 /** Lines of prose, code and generated Unicode, and strings aimed at the pipeline's edges. */
 const LINES = [
-  ...[...englishProse(100_000), ...sourceCode(60_000), ...generatedUnicode(40_000)].flatMap((d) => d.split(/(?<=\n)/)).filter((l) => l !== '').slice(0, 3000),
+  ...lines(englishProse(100_000), 1000),
+  ...lines(sourceCode(60_000), 1000),
+  // Generated documents have few newlines: cut them into 200-character pieces instead.
+  ...generatedUnicode(40_000).flatMap((d) => d.match(/[^]{1,200}/gu) ?? []).slice(0, 1000),
   '',
   ' ',
   '   leading and trailing   ',
@@ -31,6 +38,12 @@ const LINES = [
   "don't won't I'm you're they've it's",
 ];
 
+/** A Unigram tokenizer with byte fallback (ids show every split) with other components swapped in. */
+function unigramWith(parts: Record<string, unknown>): () => Record<string, unknown> {
+  return () => ({ ...unigramTokenizerJson(PROSE, { byteFallback: true, words: 3000 }), ...parts });
+}
+const UNIGRAM_DECODER = { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] };
+
 const CASES: Record<string, () => Record<string, unknown>> = {
   'GPT-2 (ByteLevel BPE)': () => gpt2TokenizerJson(false),
   'GPT-2 with add_prefix_space': () => gpt2TokenizerJson(true),
@@ -39,6 +52,39 @@ const CASES: Record<string, () => Record<string, unknown>> = {
   'BERT cased (WordPiece)': () => bertTokenizerJson(PROSE, { lowercase: false, words: 3000 }),
   'Unigram with byte fallback': () => unigramTokenizerJson(PROSE, { byteFallback: true, words: 3000 }),
   'Unigram with <unk>': () => unigramTokenizerJson(PROSE, { byteFallback: false, words: 3000 }),
+  'NFKC, Lowercase, Replace (regex), Strip; Whitespace, Digits; RobertaProcessing': unigramWith({
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Lowercase' }, { type: 'Replace', pattern: { Regex: '\\d{3,}' }, content: '###' }, { type: 'Strip', strip_left: true, strip_right: true }] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, { type: 'Digits', individual_digits: true }] },
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 1], trim_offsets: true, add_prefix_space: false },
+  }),
+  'NFD, StripAccents, Prepend; WhitespaceSplit, Punctuation, Digits (contiguous)': unigramWith({
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'StripAccents' }, { type: 'Prepend', prepend: '\u2581' }] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' }, { type: 'Digits', individual_digits: false }] },
+    decoder: UNIGRAM_DECODER,
+  }),
+  'Split (String, each behavior, invert) then Metaspace (prepend first, no split)': unigramWith({
+    normalizer: { type: 'NFKD' },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious', invert: false },
+        { type: 'Split', pattern: { String: '-' }, behavior: 'Contiguous', invert: false },
+        { type: 'Split', pattern: { Regex: '[,.;:]' }, behavior: 'MergedWithNext', invert: false },
+        { type: 'Split', pattern: { Regex: '\\p{L}+' }, behavior: 'Removed', invert: true },
+        { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
+      ],
+    },
+    decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
+  }),
+  'BPE with ## continuations, </w> suffix, fuse_unk; BPEDecoder': () => ({
+    version: '1.0',
+    added_tokens: [addedToken(0, '[UNK]')],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: null,
+    decoder: { type: 'BPEDecoder', suffix: '</w>' },
+    model: suffixBpeModel(PROSE, 2000),
+  }),
 };
 
 function load(json: Record<string, unknown>): { ours: HfTokenizer; ref: hf.Tokenizer } {
