@@ -67,8 +67,9 @@ export function postProcessorFromJson(json: Json | null | undefined): PostProces
       return (a, b) => {
         const first = [cls, ...a, sep];
         if (!b) return { ids: first, typeIds: fill(first.length, 0) };
-        const second = [sep, ...b, sep];
-        return { ids: [...first, ...second], typeIds: [...fill(first.length, 0), ...fill(second.length, 1)] };
+        // RoBERTa has no token types: the second sequence gets type 0 too.
+        const ids = [...first, sep, ...b, sep];
+        return { ids, typeIds: fill(ids.length, 0) };
       };
     }
     case 'ByteLevel':

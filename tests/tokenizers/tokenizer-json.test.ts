@@ -114,8 +114,15 @@ describe('tokenizer.json: exact ids and text against the Hugging Face tokenizers
     for (const line of LINES.slice(0, 1000)) assert.deepEqual(ours.encode(line), r50k.encode(line, { allowedSpecial: 'all' }), JSON.stringify(line.slice(0, 80)));
   });
 
-  it('BERT sentence pairs: ids and type ids', async () => {
-    const { ours, ref } = load(bertTokenizerJson(PROSE, { lowercase: true, words: 3000 }));
+  const bert = (): Record<string, unknown> => bertTokenizerJson(PROSE, { lowercase: true, words: 3000 });
+  const PAIR_PROCESSORS: Record<string, Record<string, unknown> | null> = {
+    TemplateProcessing: null, // bertTokenizerJson's own
+    BertProcessing: { type: 'BertProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2] },
+    RobertaProcessing: { type: 'RobertaProcessing', sep: ['[SEP]', 3], cls: ['[CLS]', 2], trim_offsets: true, add_prefix_space: false },
+    'Sequence(ByteLevel, TemplateProcessing)': { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }, bert().post_processor] },
+  };
+  for (const [processor, json] of Object.entries(PAIR_PROCESSORS)) it(`sentence pairs with ${processor}: ids and type ids`, async () => {
+    const { ours, ref } = load(json ? { ...bert(), post_processor: json } : bert());
     for (let i = 0; i + 1 < 200; i += 2) {
       const [a, b] = [LINES[i]!, LINES[i + 1]!];
       const expected = await ref.encode(a, b);
@@ -124,6 +131,7 @@ describe('tokenizer.json: exact ids and text against the Hugging Face tokenizers
       assert.deepEqual(got.typeIds, expected.getTypeIds());
       const plain = await ref.encode(a, b, { addSpecialTokens: false });
       assert.deepEqual(ours.encode(a, { pair: b, addSpecialTokens: false }), plain.getIds());
+      assert.deepEqual(ours.encodeWithTypes(a).typeIds, (await ref.encode(a)).getTypeIds());
     }
   });
 
