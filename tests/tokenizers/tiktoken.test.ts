@@ -62,6 +62,14 @@ describe('tiktoken encodings: exact ids against the tiktoken npm package', () =>
     assert.deepEqual(sizes, { r50k_base: 50257, p50k_base: 50281, cl100k_base: 100277, o200k_base: 200019 });
   });
 
+  it('p50k_edit: p50k_base ids plus its fill-in-the-middle special tokens', () => {
+    const text = `<|fim_prefix|>def f(x):<|fim_suffix|>    return x<|fim_middle|>${CORPUS.code[0]!.slice(0, 5000)}<|endoftext|>`;
+    const ours = loadTiktoken('p50k_edit');
+    assert.deepEqual(ours.encode(text, { allowedSpecial: 'all' }), Array.from(reference('p50k_edit').encode(text, 'all')));
+    assert.deepEqual(ours.encodeOrdinary(CORPUS.prose[0]!.slice(0, 5000)), loadTiktoken('p50k_base').encodeOrdinary(CORPUS.prose[0]!.slice(0, 5000)));
+    assert.deepEqual(ours.encode('<|fim_prefix|>', { allowedSpecial: 'all' }), [50281]);
+  });
+
   it('the readable merge gives the same ids as the fast path through the whole encoder', () => {
     for (const name of ['cl100k_base', 'o200k_base']) {
       const readable = loadTiktoken(name, { merge: 'reference' });
