@@ -9,7 +9,8 @@
  *
  * Unlike tiktoken, added and special tokens are always recognised in the text (tokenizers'
  * default, `split_special_tokens = false`). Decoding an id the tokenizer does not have is an error
- * here, where tokenizers silently skips it.
+ * here, where tokenizers silently skips it. The file's `truncation` and `padding` settings are not
+ * applied (they shape batches, not ids), and BPE dropout is refused.
  */
 import { BpeModel } from './bpe-model.js';
 import { decoderFromJson, type Decoder } from './decoders.js';
@@ -201,6 +202,9 @@ export class HfTokenizer implements Tokenizer {
 function modelFromJson(json: Json): TokenizerModel {
   switch (json.type) {
     case 'BPE':
+      if (typeof json.dropout === 'number' && json.dropout > 0) {
+        throw new TokenizerError('tokenizer.json', `BPE dropout ${json.dropout} is not supported (it makes encoding random; set it to null for inference)`);
+      }
       return new BpeModel({
         vocab: json.vocab as Record<string, number>,
         merges: json.merges as (string | [string, string])[],

@@ -183,6 +183,7 @@ describe('tokenizer.json models: worked examples', () => {
     assert.throws(() => tokenizerFromJson({ model: { type: 'WordLevel', vocab: {} } }), /model type 'WordLevel' is not supported/);
     assert.throws(() => tokenizerFromJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] }, normalizer: { type: 'Precompiled' } }), /normalizer type 'Precompiled' is not supported/);
     assert.throws(() => tokenizerFromJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: ['a b'] } }), /BPE merge 0 \("a", "b"\) uses a token missing from the vocabulary/);
+    assert.throws(() => tokenizerFromJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: [], dropout: 0.1 } }), /BPE dropout 0.1 is not supported/);
     const tok = tokenizerFromJson({ model: { type: 'BPE', vocab: { a: 0, b: 1 }, merges: [] } });
     assert.throws(() => tok.decode([2]), { message: 'decode: id 2 is outside the vocabulary (size 2)' });
     assert.throws(() => tok.encode('c'), /"c" is not in the BPE vocabulary and the model has no unk_token/);
