@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import hf from 'tokenizers';
-import { BpeModel, HfTokenizer, loadTiktoken, tokenizerFromJson, UnigramModel, WordPieceModel } from '../../src/index.js';
+import { BpeModel, fromByteLevel, HfTokenizer, loadTiktoken, toByteLevel, tokenizerFromJson, UnigramModel, WordPieceModel } from '../../src/index.js';
 import { englishProse, generatedUnicode, sourceCode } from './corpus.js';
 import { addedToken, bertTokenizerJson, gpt2TokenizerJson, llama3StyleTokenizerJson, suffixBpeModel, unigramTokenizerJson } from './tokenizer-json-builders.js';
 
@@ -177,6 +177,13 @@ describe('tokenizer.json models: worked examples', () => {
     assert.deepEqual(uni.tokenize('abb'), [3, 2]);
     // x and y are unknown (score min - 10 each) and fuse into one <unk>.
     assert.deepEqual(uni.tokenize('axyb'), [1, 0, 2]);
+  });
+
+  it("GPT-2's byte-level alphabet: printable bytes stand for themselves, space is Ġ, newline Ċ", () => {
+    assert.equal(toByteLevel(' hello\n'), '\u0120hello\u010a');
+    assert.equal(toByteLevel('é'), 'Ã©'); // bytes C3 A9 are printable latin1
+    assert.deepEqual(Array.from(fromByteLevel(toByteLevel('😀 x'))), Array.from(new TextEncoder().encode('😀 x')));
+    assert.throws(() => fromByteLevel('a\u4e00'), /"一" \(U\+4E00\) is not in the byte-level alphabet/);
   });
 
   it('unsupported components and bad ids are clear errors', () => {
