@@ -3,11 +3,14 @@
 import { readFileSync } from 'node:fs';
 import '../index.js';
 import { AttnError } from '../tensor/index.js';
+import { TokenizerError } from '../tokenizers/index.js';
 import { UsageError, type Command } from './command.js';
 import { demo } from './commands/demo.js';
 import { ops } from './commands/ops.js';
+import { tokenize } from './commands/tokenize.js';
+import { tokenizer } from './commands/tokenizer.js';
 
-const COMMANDS: Command[] = [demo, ops];
+const COMMANDS: Command[] = [demo, ops, tokenize, tokenizer];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -54,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`attn ${name}: ${(e as Error).message}\nRun 'attn ${name} --help' for usage.`);
       return 2;
     }
-    if (e instanceof AttnError) {
+    if (e instanceof AttnError || e instanceof TokenizerError) {
       console.error(`attn ${name}: ${e.message}`);
       return 1;
     }

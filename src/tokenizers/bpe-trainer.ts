@@ -1,0 +1,244 @@
+/**
+ * Byte-level BPE training (Sennrich et al. 2016, "Neural Machine Translation of Rare Words with
+ * Subword Units"; GPT-2's byte-level variant). Follows minbpe `RegexTokenizer.train` for the
+ * shape (pre-tokenize with a regex, start from the 256 bytes, merge the most frequent adjacent pair
+ * within pre-tokens, repeat) and Hugging Face tokenizers `models/bpe/trainer.rs` for the speed and
+ * the tie rule: words are counted once with their frequency, pair counts are updated only for the
+ * words that contain the merged pair, and a max-heap keyed by (count, then the smaller pair) picks
+ * the next merge; every count change pushes a fresh entry and stale ones are skipped when popped.
+ *
+ * `trainBpeReference` recounts every pair at every step: the readable oracle for `trainBpe`.
+ */
+import { pairKey } from './bpe.js';
+import { BYTE_TO_CHAR } from './byte-level.js';
+import { TokenizerError } from './errors.js';
+import { splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { BytePairEncoding, utf8ByteString } from './tiktoken.js';
+
+export interface BpeTrainOptions {
+  /** Final vocabulary size including the 256 byte tokens (and not counting special tokens). */
+  vocabSize: number;
+  /** Pre-tokenization pattern in tiktoken/Oniguruma syntax; default GPT-4's (cl100k_base). */
+  pattern?: string;
+  /** Stop early when the most frequent pair occurs fewer times than this (default 2). */
+  minFrequency?: number;
+}
+
+export interface BpeTrainResult {
+  /** The merges in order: merge i joins ids [left, right] into id 256 + i. */
+  merges: [number, number][];
+  /** Token bytes (byte string) -> id, for the 256 bytes and every merge. */
+  ranks: Map<string, number>;
+  pattern: string;
+}
+
+/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`). */
+export const CL100K_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+interface Word {
+  symbols: number[];
+  count: number;
+}
+
+/** Distinct pre-tokens of the texts as byte-id sequences, with their frequencies. */
+function countWords(texts: Iterable<string>, pattern: string): Word[] {
+  const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
+  const counts = new Map<string, number>();
+  for (const text of texts) for (const piece of splitWithRegex(text, regex)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
+  return [...counts].map(([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
+}
+
+function checkOptions(options: BpeTrainOptions): void {
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize < 256) {
+    throw new TokenizerError('trainBpe', `vocabSize must be an integer >= 256 (the byte tokens), got ${options.vocabSize}`);
+  }
+}
+
+/** Replaces every non-overlapping (left, right), scanning left to right, by `id`. */
+function mergeWord(symbols: number[], left: number, right: number, id: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < symbols.length; i++) {
+    if (i + 1 < symbols.length && symbols[i] === left && symbols[i + 1] === right) {
+      out.push(id);
+      i++;
+    } else out.push(symbols[i]!);
+  }
+  return out;
+}
+
+function result(merges: [number, number][], pattern: string): BpeTrainResult {
+  const bytes: string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
+  for (const [l, r] of merges) bytes.push(bytes[l]! + bytes[r]!);
+  return { merges, ranks: new Map(bytes.map((b, id) => [b, id])), pattern };
+}
+
+/** "a beats b": higher count, then the smaller pair (tokenizers' `Ord for Merge`). */
+const beats = (countA: number, keyA: number, countB: number, keyB: number): boolean => countA > countB || (countA === countB && keyA < keyB);
+
+/** The readable trainer: recount all pairs, merge the best, repeat. O(merges x corpus). */
+export function trainBpeReference(texts: Iterable<string>, options: BpeTrainOptions): BpeTrainResult {
+  checkOptions(options);
+  const pattern = options.pattern ?? CL100K_PATTERN;
+  const minFrequency = options.minFrequency ?? 2;
+  const words = countWords(texts, pattern);
+  const merges: [number, number][] = [];
+  while (256 + merges.length < options.vocabSize) {
+    const counts = new Map<number, number>();
+    for (const w of words) for (let i = 0; i + 1 < w.symbols.length; i++) {
+      const k = pairKey(w.symbols[i]!, w.symbols[i + 1]!);
+      counts.set(k, (counts.get(k) ?? 0) + w.count);
+    }
+    let bestKey = -1;
+    let bestCount = 0;
+    for (const [k, c] of counts) if (beats(c, k, bestCount, bestKey)) [bestKey, bestCount] = [k, c];
+    if (bestKey < 0 || bestCount < minFrequency) break;
+    const pair: [number, number] = [Math.floor(bestKey / 0x200000), bestKey % 0x200000];
+    const id = 256 + merges.length;
+    merges.push(pair);
+    for (const w of words) w.symbols = mergeWord(w.symbols, pair[0], pair[1], id);
+  }
+  return result(merges, pattern);
+}
+
+/** A max-heap of (count, pair key) ordered by `beats`. */
+class PairHeap {
+  private counts: number[] = [];
+  private keys: number[] = [];
+  get size(): number {
+    return this.keys.length;
+  }
+  private swap(a: number, b: number): void {
+    [this.counts[a], this.counts[b]] = [this.counts[b]!, this.counts[a]!];
+    [this.keys[a], this.keys[b]] = [this.keys[b]!, this.keys[a]!];
+  }
+  private above(a: number, b: number): boolean {
+    return beats(this.counts[a]!, this.keys[a]!, this.counts[b]!, this.keys[b]!);
+  }
+  push(count: number, key: number): void {
+    let i = this.keys.length;
+    this.counts.push(count);
+    this.keys.push(key);
+    while (i > 0 && this.above(i, (i - 1) >> 1)) {
+      this.swap(i, (i - 1) >> 1);
+      i = (i - 1) >> 1;
+    }
+  }
+  pop(): [number, number] {
+    const top: [number, number] = [this.counts[0]!, this.keys[0]!];
+    const last = this.keys.length - 1;
+    this.swap(0, last);
+    this.counts.pop();
+    this.keys.pop();
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      let m = i;
+      if (l < last && this.above(l, m)) m = l;
+      if (l + 1 < last && this.above(l + 1, m)) m = l + 1;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
+    }
+    return top;
+  }
+}
+
+/** The fast trainer: same merges as `trainBpeReference`, updating counts only where the merged pair occurs. */
+export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeTrainResult {
+  checkOptions(options);
+  const pattern = options.pattern ?? CL100K_PATTERN;
+  const minFrequency = options.minFrequency ?? 2;
+  const words = countWords(texts, pattern);
+  const counts = new Map<number, number>();
+  /** pair -> words that contained it when it was counted (may hold words that no longer do). */
+  const where = new Map<number, Set<number>>();
+  const addPairs = (w: number, sign: 1 | -1, changed: Set<number> | null): void => {
+    const { symbols, count } = words[w]!;
+    for (let i = 0; i + 1 < symbols.length; i++) {
+      const k = pairKey(symbols[i]!, symbols[i + 1]!);
+      counts.set(k, (counts.get(k) ?? 0) + sign * count);
+      if (sign > 0) {
+        let s = where.get(k);
+        if (!s) where.set(k, (s = new Set()));
+        s.add(w);
+      }
+      changed?.add(k);
+    }
+  };
+  for (let w = 0; w < words.length; w++) addPairs(w, 1, null);
+  const heap = new PairHeap();
+  for (const [k, c] of counts) heap.push(c, k);
+  const merges: [number, number][] = [];
+  while (256 + merges.length < options.vocabSize && heap.size > 0) {
+    const [count, key] = heap.pop();
+    const current = counts.get(key) ?? 0;
+    // Stale: the count changed after this entry was pushed, and every change pushed a fresh entry.
+    if (count !== current) continue;
+    if (count < minFrequency) break;
+    const left = Math.floor(key / 0x200000);
+    const right = key % 0x200000;
+    const id = 256 + merges.length;
+    merges.push([left, right]);
+    const changed = new Set<number>();
+    for (const w of where.get(key) ?? []) {
+      const merged = mergeWord(words[w]!.symbols, left, right, id);
+      if (merged.length === words[w]!.symbols.length) continue; // no longer holds the pair
+      addPairs(w, -1, changed);
+      words[w]!.symbols = merged;
+      addPairs(w, 1, changed);
+    }
+    where.delete(key);
+    for (const k of changed) {
+      const c = counts.get(k)!;
+      if (c === 0) counts.delete(k);
+      else heap.push(c, k);
+    }
+  }
+  return result(merges, pattern);
+}
+
+/** An encoder for a trained vocabulary (tiktoken's rank rule over the learned ranks). */
+export function bytePairEncodingFromTraining(trained: BpeTrainResult, options: { name?: string; specialTokens?: string[] } = {}): BytePairEncoding {
+  const specialTokens = Object.fromEntries((options.specialTokens ?? []).map((t, i) => [t, trained.ranks.size + i]));
+  return new BytePairEncoding({ name: options.name ?? 'trained', ranks: trained.ranks, specialTokens, pattern: trained.pattern });
+}
+
+/**
+ * The trained tokenizer as a Hugging Face tokenizer.json (Split with the pattern, ByteLevel
+ * without its own regex, BPE with the merges in order, special tokens as added tokens), which
+ * attn's `tokenizerFromJson` and Hugging Face tokenizers both load.
+ */
+export function trainedTokenizerJson(trained: BpeTrainResult, options: { specialTokens?: string[] } = {}): Record<string, unknown> {
+  const byteLevel = (bytes: string): string => Array.from(bytes, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]).join('');
+  const tokens: string[] = [];
+  for (const [bytes, id] of trained.ranks) tokens[id] = byteLevel(bytes);
+  const vocab = Object.fromEntries(tokens.map((t, id) => [t, id]));
+  const specials = options.specialTokens ?? [];
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map((content, i) => ({ id: tokens.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: trained.pattern }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: trained.merges.map(([l, r]) => [tokens[l], tokens[r]]),
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Tokenizers: byte-level BPE with regex pre-tokenization (tiktoken encodings). This entry is
+ * browser-safe; the loaders that read vocabularies from node_modules are in *-node.ts files and are
+ * re-exported by the Node entry of the package (src/index.ts).
+ */
+export type { EncodeOptions, Tokenizer } from './tokenizer.js';
+export { TokenizerError } from './errors.js';
+export { bytePairMerge, bytePairMergeReference, type Ranks } from './bpe.js';
+export { splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+export { parseTiktokenFile, parseTiktokenNpmRanks } from './vocab-files.js';
+export {
+  BytePairEncoding,
+  bytePairEncodingFromTiktokenJson,
+  toWellFormed,
+  utf8ByteString,
+  type BytePairEncodingOptions,
+  type TiktokenNpmEncoderJson,
+} from './tiktoken.js';
+export { BYTE_TO_CHAR, toByteLevel, fromByteLevel } from './byte-level.js';
+export { mergeSymbols, pairKey, type Merge } from './bpe.js';
+export { BpeModel, type BpeModelOptions } from './bpe-model.js';
+export { WordPieceModel, type WordPieceOptions } from './wordpiece.js';
+export { UnigramModel, type UnigramOptions } from './unigram.js';
+export type { TokenizerModel } from './model.js';
+export { bertNormalizer, lowercase, stripAccents, normalizerFromJson, type Normalizer, type BertNormalizerOptions } from './normalizers.js';
+export {
+  GPT2_PATTERN,
+  splitPieces,
+  byteLevelPreTokenizer,
+  metaspacePreTokenizer,
+  bertPreTokenizer,
+  preTokenizerFromJson,
+  type Piece,
+  type PreTokenizer,
+  type SplitBehavior,
+} from './pre-tokenizers.js';
+export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
+export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
+export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
+export { trainBpe, trainBpeReference, bytePairEncodingFromTraining, trainedTokenizerJson, CL100K_PATTERN, type BpeTrainOptions, type BpeTrainResult } from './bpe-trainer.js';
