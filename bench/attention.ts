@@ -1,6 +1,6 @@
 /**
  * Attention: naive (composed: scores [T, T] materialised, softmax, matmul) vs tiled (the fused
- * FlashAttention-style kernel), same backend, same run. Causal, B=1, H=4, D=64.
+ * FlashAttention-style kernel), same backend, same run. Causal, B=1, H=1, D=64.
  *
  *   npm run bench -- attention [--max 8192] [--backward-max 4096]
  *
@@ -19,7 +19,8 @@ const args = process.argv.slice(2);
 const maxT = args.includes('--max') ? Number(args[args.indexOf('--max') + 1]) : 8192;
 const maxBwd = args.includes('--backward-max') ? Number(args[args.indexOf('--backward-max') + 1]) : 4096;
 const be = getBackend() as WasmBackend;
-const [B, H, D] = [1, 4, 64];
+// One head, so that the naive baseline (T x T scores and its intermediates) still fits at 8192.
+const [B, H, D] = [1, 1, 64];
 
 function measure(t: number, tiled: boolean, withBackward: boolean): { ms: number; peakMB: number } {
   const g = new Generator(t);

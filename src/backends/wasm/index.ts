@@ -5,7 +5,7 @@
  * conformance suite on it).
  */
 import { bytesPerElement, registerBufferOwner, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
-import type { HeapStats } from './runtime.js';
+import { WasmOutOfMemory, type HeapStats } from './runtime.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
 import { wasmAttention } from './attention.js';
@@ -38,7 +38,13 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
   /** A buffer in this backend's memory, returned to its heap when its storage is released. */
   const alloc = (dtype: DType, size: number, zero: boolean): TypedArray | null => {
     if (!shared) return null;
-    const ptr = runtime.malloc(size * bytesPerElement(dtype));
+    let ptr: number;
+    try {
+      ptr = runtime.malloc(size * bytesPerElement(dtype));
+    } catch (e) {
+      if (e instanceof WasmOutOfMemory) return null; // the tensor lives in ordinary memory instead
+      throw e;
+    }
     const arr = typedView(runtime.memory.buffer, dtype, ptr, size);
     runtime.addressOf(arr, 0, 1); // registers the current buffer object
     if (zero) arr.fill(0);

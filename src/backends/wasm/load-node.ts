@@ -18,6 +18,8 @@ export interface WasmLoadOptions {
   threads?: number;
   /** Force the plain SIMD build even when relaxed SIMD is available. */
   simd?: SimdLevel;
+  /** Upper bound of the wasm memory in MiB (default and maximum: 4096, wasm32's limit). */
+  maxMemoryMiB?: number;
 }
 
 export interface LoadedWasm {
@@ -53,7 +55,9 @@ export function loadWasm(opts: WasmLoadOptions = {}): LoadedWasm {
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const simd: SimdLevel = opts.simd ?? (supportsRelaxedSimd() ? 'relaxed-simd' : 'simd');
   const module = new WebAssembly.Module(wasmBytes(simd));
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const maxMiB = opts.maxMemoryMiB ?? 4096;
+  if (!(Number.isInteger(maxMiB) && maxMiB >= 16 && maxMiB <= 4096)) fail('wasm', `maxMemoryMiB must be an integer in [16, 4096], got ${maxMiB}`);
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: maxMiB * 16, shared: true });
   const runtime = new WasmRuntime({ module, memory, threads });
   controlBlock(runtime).fill(0);
   if (threads === 1) return { runtime, pool: new InlinePool(runtime), simd };

@@ -8,7 +8,7 @@
 import { sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
 import { matmul as referenceMatmul } from '../reference/matmul.js';
 import { offsetsOf } from '../reference/strided.js';
-import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
+import { WasmOutOfMemory, output, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const MR = 6;
@@ -79,6 +79,21 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     return referenceMatmul(a, b, outDtype);
   }
   try {
+    return gemm(rt, pool, a, b, alloc, batch, nb, m, n, k, macs);
+  } catch (e) {
+    // no room in wasm memory for staging (wasm32: 4 GiB): the reference kernel still works
+    if (e instanceof WasmOutOfMemory) return referenceMatmul(a, b, outDtype);
+    throw e;
+  } finally {
+    rt.reset();
+  }
+}
+
+function gemm(
+  rt: WasmRuntime, pool: ThreadPool, a: View, b: View, alloc: OutputAlloc, batch: readonly number[],
+  nb: number, m: number, n: number, k: number, macs: number,
+): TypedArray {
+  {
     const A = stage(rt, a, batch);
     const B = stage(rt, b, batch);
     const offA = rt.alloc(nb * 4);
@@ -122,7 +137,5 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
 
     if (!direct) out.set(rt.f32(cPtr, nb * m * n));
     return out;
-  } finally {
-    rt.reset();
   }
 }

@@ -21,6 +21,14 @@ export function output(alloc: OutputAlloc, dtype: DType, size: number, zero: boo
 }
 
 export const RESERVED = 64 * 1024;
+
+/** Thrown when the memory cannot grow (wasm32 is limited to 4 GiB); callers fall back. */
+export class WasmOutOfMemory extends Error {
+  constructor(bytes: number) {
+    super(`wasm: cannot grow WebAssembly memory to ${bytes} bytes (the limit is 4 GiB)`);
+    this.name = 'WasmOutOfMemory';
+  }
+}
 export const CTRL = RESERVED;
 const PAGE = 65536;
 const ALIGN = 64;
@@ -121,7 +129,7 @@ export class WasmRuntime {
       try {
         this.memory.grow(Math.ceil((end - have) / PAGE));
       } catch {
-        fail('wasm', `cannot grow WebAssembly memory to ${end} bytes (the limit is 4 GiB)`);
+        throw new WasmOutOfMemory(end);
       }
     }
     this.buffers.add(this.memory.buffer);
@@ -137,8 +145,8 @@ export class WasmRuntime {
       return reused;
     }
     const p = this.top;
-    this.top += size;
-    this.ensure(this.top);
+    this.ensure(p + size);
+    this.top = p + size;
     return p;
   }
 
