@@ -22,6 +22,7 @@ function time(f: () => number): { seconds: number; tokens: number } {
 
 console.log(`${(bytes / 1e6).toFixed(2)} MB of prose and code, node ${process.version}`);
 console.log('encoding      attn cold MB/s  attn warm MB/s  tiktoken MB/s  attn warm / tiktoken');
+const lines: string[] = [];
 for (const name of ['r50k_base', 'cl100k_base', 'o200k_base'] as const) {
   const ours = loadTiktoken(name);
   const cold = time(() => docs.reduce((n, d) => n + ours.encode(d, { disallowedSpecial: [] }).length, 0));
@@ -32,4 +33,9 @@ for (const name of ['r50k_base', 'cl100k_base', 'o200k_base'] as const) {
   if (warm.tokens !== theirs.tokens) throw new Error(`${name}: ${warm.tokens} tokens vs tiktoken's ${theirs.tokens}`);
   const rate = (t: { seconds: number }): number => bytes / 1e6 / t.seconds;
   console.log(`${name.padEnd(12)}  ${rate(cold).toFixed(2).padStart(14)}  ${rate(warm).toFixed(2).padStart(14)}  ${rate(theirs).toFixed(2).padStart(13)}  ${(rate(warm) / rate(theirs)).toFixed(2).padStart(20)}`);
+  for (const [phase, t] of [['cold', cold], ['warm', warm]] as const) {
+    lines.push(JSON.stringify({ bench: `tokenize-${name}-${phase}`, ours: +rate(t).toFixed(3), peer: +rate(theirs).toFixed(3), ratio: +(rate(t) / rate(theirs)).toFixed(3), unit: 'MB/s (peer: tiktoken npm)' }));
+  }
 }
+console.log('');
+for (const l of lines) console.log(l);
