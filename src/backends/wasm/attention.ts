@@ -3,14 +3,8 @@ import { sizeOf, type AttentionSpec, type FusedAttention, type TypedArray, type 
 import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_ATTN_BWD, JOB_ATTN_FWD, f32Bits, type ThreadPool } from './pool.js';
 
-/** The address of a contiguous f32 view: in place when resident, else a scratch copy. */
 function put(rt: WasmRuntime, v: View): number {
-  const n = sizeOf(v.shape);
-  const at = rt.addressOf(v.data, v.offset, 4);
-  if (at >= 0) return at;
-  const p = rt.alloc(n * 4);
-  rt.f32(p, n).set(v.data.subarray(v.offset, v.offset + n));
-  return p;
+  return rt.stageF32(v.data, v.offset, sizeOf(v.shape));
 }
 
 /** Copies the storage span of a (broadcast) bias view; returns pointer and element strides. */
@@ -23,16 +17,12 @@ function putBias(rt: WasmRuntime, bias: View | null): number[] {
     if (ext < 0) lo += ext;
     else hi += ext;
   });
-  const n = hi - lo + 1;
-  let p = rt.addressOf(bias.data, lo, 4);
-  if (p < 0) {
-    p = rt.alloc(n * 4);
-    rt.f32(p, n).set(bias.data.subarray(lo, lo + n));
-  }
+  const p = rt.stageF32(bias.data, lo, hi - lo + 1);
   const base = p + (bias.offset - lo) * 4;
   return [base, ...bias.strides];
 }
 
+/** Copies a scratch result into a buffer of its own (in this backend's memory when possible). */
 function out(rt: WasmRuntime, alloc: OutputAlloc, ptr: number, n: number): TypedArray {
   const o = output(alloc, 'float32', n, false);
   o.set(rt.f32(ptr, n));

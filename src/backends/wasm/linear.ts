@@ -1,6 +1,6 @@
 /** Backend.fused.linear on the wasm matvec kernel: weights in f32/f16/bf16/int8 read in place. */
 import { fail, sizeOf, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
-import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
+import { resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3 } as const;
@@ -35,15 +35,10 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           if (k % blockSize !== 0 || w.offset % blockSize !== 0) fail('linear', `block size ${blockSize} must divide the row length ${k}`);
           sp = place(rt, scales.scales, w.offset / blockSize, (n * k) / blockSize, 4);
         }
-        const out = output(alloc, 'float32', m * n, false);
-        let yp = rt.addressOf(out, 0, 4);
-        const direct = yp >= 0;
-        if (!direct) yp = rt.alloc(m * n * 4);
-        const args = [xp, wp, sp, yp, m, n, k, KIND[dtype], blockSize, n];
-        if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvec(xp, wp, sp, yp, m, n, k, KIND[dtype], blockSize, 0, n, rt.workPointer(0));
-        else pool.run(JOB_MATVEC, args);
-        if (!direct) out.set(rt.f32(yp, m * n));
-        return out;
+        const y = resultF32(rt, alloc, m * n);
+        if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, rt.workPointer(0));
+        else pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n]);
+        return y.done();
       } finally {
         rt.reset();
       }

@@ -8,7 +8,7 @@
 import { sizeOf, type ComputeDType, type TypedArray, type View } from '../../tensor/index.js';
 import { matmul as referenceMatmul } from '../reference/matmul.js';
 import { offsetsOf } from '../reference/strided.js';
-import { WasmOutOfMemory, output, type OutputAlloc, type WasmRuntime } from './runtime.js';
+import { WasmOutOfMemory, resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const MR = 6;
@@ -103,22 +103,16 @@ function gemm(
     // Decode shapes (a few rows against W^T, as in x @ W.mT): the matvec kernel reads each
     // weight once without packing.
     if (nb === 1 && m <= 8 && B.rs === 1 && B.cs === k && A.cs === 1 && A.rs === k) {
-      const out = output(alloc, 'float32', m * n, false);
-      let yp = rt.addressOf(out, 0, 4);
-      const direct = yp >= 0;
-      if (!direct) yp = rt.alloc(m * n * 4);
+      const y = resultF32(rt, alloc, m * n);
       const ap = A.ptr + A.batchOffsets[0]! * 4;
       const bp = B.ptr + B.batchOffsets[0]! * 4;
-      if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, yp, m, n, k, 0, k, 0, n, rt.workPointer(0));
-      else pool.run(JOB_MATVEC, [ap, bp, 0, yp, m, n, k, 0, k, n]);
-      if (!direct) out.set(rt.f32(yp, m * n));
-      return out;
+      if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, y.ptr, m, n, k, 0, k, 0, n, rt.workPointer(0));
+      else pool.run(JOB_MATVEC, [ap, bp, 0, y.ptr, m, n, k, 0, k, n]);
+      return y.done();
     }
     // Write C straight into the result buffer when it is resident, else via scratch.
-    const out = output(alloc, 'float32', nb * m * n, false);
-    let cPtr = rt.addressOf(out, 0, 4);
-    const direct = cPtr >= 0;
-    if (!direct) cPtr = rt.alloc(nb * m * n * 4);
+    const c = resultF32(rt, alloc, nb * m * n);
+    const cPtr = c.ptr;
     rt.f32(cPtr, nb * m * n).fill(0);
 
     const threads = macs < MIN_THREADED_MACS ? 1 : pool.size;
@@ -135,7 +129,6 @@ function gemm(
     if (threads === 1) rt.exports.gemmBatched(A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, 0, items, rt.workPointer(0));
     else pool.run(JOB_GEMM, args);
 
-    if (!direct) out.set(rt.f32(cPtr, nb * m * n));
-    return out;
+    return c.done();
   }
 }

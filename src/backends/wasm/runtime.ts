@@ -15,6 +15,17 @@ import { allocate, fail, type DType, type TypedArray } from '../../tensor/index.
 /** Allocates a kernel's output in the backend's own memory (null when it cannot host tensors). */
 export type OutputAlloc = (dtype: DType, size: number, zero: boolean) => TypedArray | null;
 
+/**
+ * A float32 result of n elements and the address a kernel should write it to: the buffer itself
+ * when it is resident, else scratch that done() copies back. Call done() after the kernel.
+ */
+export function resultF32(rt: WasmRuntime, alloc: OutputAlloc, n: number): { ptr: number; done(): TypedArray } {
+  const out = output(alloc, 'float32', n, false);
+  const at = rt.addressOf(out, 0, 4);
+  const ptr = at >= 0 ? at : rt.alloc(n * 4);
+  return { ptr, done: () => (at >= 0 ? out : (out.set(rt.f32(ptr, n)), out)) };
+}
+
 /** A kernel output buffer: in this backend's memory when possible, else an ordinary one. */
 export function output(alloc: OutputAlloc, dtype: DType, size: number, zero: boolean): TypedArray {
   return alloc(dtype, size, zero) ?? allocate(dtype, size, zero);
@@ -177,6 +188,18 @@ export class WasmRuntime {
   addressOf(data: ArrayBufferView, offset: number, bytesPerElement: number): number {
     if (data.buffer === this.memory.buffer) this.buffers.add(data.buffer);
     return this.buffers.has(data.buffer) ? data.byteOffset + offset * bytesPerElement : -1;
+  }
+
+  /**
+   * The address of `n` contiguous float32 elements starting at element `offset` of `data`: in
+   * place when they live in this memory, else a scratch copy (freed by reset()).
+   */
+  stageF32(data: ArrayBufferView & ArrayLike<number>, offset: number, n: number): number {
+    const at = this.addressOf(data, offset, 4);
+    if (at >= 0) return at;
+    const p = this.alloc(n * 4);
+    this.f32(p, n).set((data as Float32Array).subarray(offset, offset + n));
+    return p;
   }
 
   f32(ptr: number, length: number): Float32Array {
