@@ -201,3 +201,60 @@ export function gemmBatched(
     gemmRegion(ap, rsA, csA, bp, rsB, csB, cp, n, k, m0, min(m, m0 + rowBlock), n0, min(n, n0 + colBlock), work);
   }
 }
+
+// ---- one large GEMM shared by T threads (BLIS-style) ----------------------------------------
+// For each (jc, pc) block every thread packs every T-th B panel into ONE shared buffer, the
+// threads meet at a barrier, each computes its own MC-row blocks of C (packing its own A), and
+// they meet again before the next B block overwrites the buffer. Compared with every thread
+// packing all of B, this halves packing work and the B footprint in the shared cache.
+
+/** Sense-reversing barrier on two i32 words at `bar` (count, generation). */
+function barrier(bar: usize, nthreads: i32): void {
+  if (nthreads == 1) return;
+  const gen = atomic.load<i32>(bar, 4);
+  if (atomic.add<i32>(bar, 1) == nthreads - 1) {
+    atomic.store<i32>(bar, 0);
+    atomic.add<i32>(bar, 1, 4);
+    atomic.notify(bar + 4, nthreads);
+  } else {
+    let spins = 0;
+    while (atomic.load<i32>(bar, 4) == gen) {
+      if (++spins > 2000) memory.atomic.wait32(bar + 4, gen, -1);
+    }
+  }
+}
+
+/** Thread t's share of C[m x n] += A * B with a shared pack buffer for B (KC * NC floats). */
+export function gemmShared(
+  a: usize, rsA: i32, csA: i32,
+  b: usize, rsB: i32, csB: i32,
+  c: usize, ldc: i32,
+  m: i32, n: i32, k: i32,
+  t: i32, nthreads: i32, sharedB: usize, bar: usize, work: usize,
+): void {
+  const bufA = work;
+  const tmp = work + (<usize>packBytes());
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      // this thread's B panels: every nthreads-th panel of NR columns
+      for (let jp = t * NR; jp < nc; jp += nthreads * NR) {
+        packB(sharedB + (<usize>(jp * kc) << 2), b + (<usize>(pc * rsB + (jc + jp) * csB) << 2), rsB, csB, kc, min(NR, nc - jp));
+      }
+      barrier(bar, nthreads);
+      for (let ic = t * MC; ic < m; ic += nthreads * MC) {
+        const mc = min(MC, m - ic);
+        packA(bufA, a + (<usize>(ic * rsA + pc * csA) << 2), rsA, csA, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bp = sharedB + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            micro(kc, bufA + (<usize>(ir * kc) << 2), bp, c + (<usize>((ic + ir) * ldc + jc + jr) << 2), ldc, min(MR, mc - ir), cols, tmp);
+          }
+        }
+      }
+      barrier(bar, nthreads);
+    }
+  }
+}
