@@ -5,12 +5,14 @@ import '../index.js';
 import { AttnError } from '../tensor/index.js';
 import { TokenizerError } from '../tokenizers/index.js';
 import { UsageError, type Command } from './command.js';
+import { calc } from './commands/calc.js';
 import { demo } from './commands/demo.js';
+import { logits } from './commands/logits.js';
 import { ops } from './commands/ops.js';
 import { tokenize } from './commands/tokenize.js';
 import { tokenizer } from './commands/tokenizer.js';
 
-const COMMANDS: Command[] = [demo, ops, tokenize, tokenizer];
+const COMMANDS: Command[] = [calc, demo, logits, ops, tokenize, tokenizer];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -14,20 +14,27 @@ export interface HfFolder {
   weights: TensorSource;
 }
 
-export function readHfFolder(dir: string): HfFolder {
+/** config.json of a Hugging Face folder alone (calculators need no weights). */
+export function readHfConfig(dir: string, what = 'readHfConfig'): Record<string, unknown> {
+  if (!existsSync(dir)) fail(what, `${dir}: no such folder`);
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) fail('readHfFolder', `${dir}: no config.json`);
+  if (!existsSync(configPath)) fail(what, `${dir}: no config.json`);
   let config: unknown;
   try {
     config = JSON.parse(readFileSync(configPath, 'utf8'));
   } catch (e) {
-    fail('readHfFolder', `${configPath}: not valid JSON (${(e as Error).message})`);
+    fail(what, `${configPath}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('readHfFolder', `${configPath}: must be a JSON object`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(what, `${configPath}: must be a JSON object`);
+  return config as Record<string, unknown>;
+}
+
+export function readHfFolder(dir: string): HfFolder {
+  const config = readHfConfig(dir, 'readHfFolder');
   const single = join(dir, 'model.safetensors');
   const index = join(dir, 'model.safetensors.index.json');
   const weights = existsSync(single) ? readSafetensors(single)
     : existsSync(index) ? readSafetensorsIndex(index)
     : fail('readHfFolder', `${dir}: neither model.safetensors nor model.safetensors.index.json (PyTorch .bin checkpoints are not supported)`);
-  return { config: config as Record<string, unknown>, weights };
+  return { config, weights };
 }

@@ -6,3 +6,4 @@ export * from './llama.js';
 export * from './mistral.js';
 export * from './qwen2.js';
 export * from './registry.js';
+export * from './presets.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
-  gpt2ParamCount, kvCacheBytes, kvCacheBytesFor, llamaParamCount, type Module, type ParamBreakdown,
+  PRESETS, attendedPairs, calcModel, forwardFlops, gpt2ParamCount, kvCacheBytes, modelShape, kvCacheBytesFor, llamaParamCount, type Module, type ParamBreakdown,
 } from '../../src/index.js';
 
 /** Sums an instantiated model's parameters into the calculator's categories, by checkpoint name. */
@@ -68,8 +68,128 @@ describe('KV-cache bytes', () => {
     assert.equal(kvCacheBytesFor(c, { tokens: 32768, dtype: 'float32', batch: 3 }), 6 * 10_737_418_240);
   });
 
-  it('is 2 x layers x kv heads x head dim x tokens x bytes', () => {
+  it('is 2 x layers x kv heads x head dim x tokens x bytes; int8 adds one f32 scale per cached vector', () => {
     assert.equal(kvCacheBytes({ numLayers: 1, numKeyValueHeads: 1, headDim: 1, tokens: 1, dtype: 'float32' }), 8);
-    assert.throws(() => kvCacheBytes({ numLayers: 1, numKeyValueHeads: 1, headDim: 1, tokens: 1, dtype: 'int8' }), /int8 caches carry per-block scales/);
+    assert.equal(kvCacheBytes({ numLayers: 2, numKeyValueHeads: 3, headDim: 64, tokens: 5, dtype: 'bfloat16', batch: 2 }), 2 * 2 * 3 * 64 * 5 * 2 * 2);
+    assert.equal(kvCacheBytes({ numLayers: 2, numKeyValueHeads: 3, headDim: 64, tokens: 5, dtype: 'int8' }), 2 * 2 * 3 * 5 * (64 + 4));
+    assert.throws(() => kvCacheBytes({ numLayers: 1, numKeyValueHeads: 1, headDim: 1, tokens: 1, dtype: 'int32' }), /not int32/);
+  });
+});
+
+describe('presets', () => {
+  // Published counts: HF num_parameters() of gpt2, gpt2-medium, huggyllama/llama-7b, Llama-2-70b-hf,
+  // Mistral-7B-v0.1, bert-base-uncased (BertModel, with pooler) and t5-small.
+  const published: Record<string, number> = {
+    gpt2: 124_439_808, 'gpt2-medium': 354_823_168, 'llama-7b': 6_738_415_616, 'llama-2-70b': 68_976_648_192,
+    'mistral-7b': 7_241_732_096, 'bert-base': 109_482_240, 't5-small': 60_506_624,
+    // Original Transformer base with a shared 32000 vocabulary and sinusoidal positions:
+    // embeddings 32000 x 512 = 16,384,000; encoder layer 4(512^2+512) + (2*512*2048+2048+512) + 2*1024 = 3,152,384;
+    // decoder layer 8(512^2+512) + 2,099,712 + 3*1024 = 4,204,032; 16,384,000 + 6(3,152,384 + 4,204,032) = 60,522,496.
+    // The paper's 65M used a 37000-token vocabulary (63.1M by this count; the rest is the paper's rounding/bookkeeping).
+    'transformer-base': 60_522_496,
+  };
+  it('every preset is listed with its published parameter count', () => {
+    assert.deepEqual(Object.keys(PRESETS).sort(), Object.keys(published).sort());
+    for (const [name, preset] of Object.entries(PRESETS)) {
+      assert.equal(calcModel(preset.config, { seq: 1 }).params.total, published[name], name);
+    }
+  });
+
+  it('transformer-base with an unshared 37000 vocabulary and untied head grows by the two extra matrices', () => {
+    const c = { ...PRESETS['transformer-base']!.config, vocab_size: 37000 };
+    const shared = calcModel(c, { seq: 1 }).params.total;
+    assert.equal(shared, 60_522_496 + 5000 * 512);
+    const separate = calcModel({ ...c, share_encoder_decoder_embeddings: false, tie_word_embeddings: false }, { seq: 1 }).params.total;
+    assert.equal(separate, shared + 2 * 37000 * 512);
+  });
+
+  // Every preset whose family attn instantiates, shrunk to a tiny size with its structure kept
+  // (tying, GQA ratio, sliding window): the calculator equals the instantiated parameters exactly.
+  const classes: Record<string, (c: Record<string, unknown>) => Module> = {
+    gpt2: (c) => new GPT2LMHeadModel(GPT2Config.fromDict(c)),
+    llama: (c) => new LlamaForCausalLM(LlamaConfig.fromDict(c)),
+    mistral: (c) => new MistralForCausalLM(MistralConfig.fromDict(c)),
+  };
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    const type = preset.config['model_type'] as string;
+    if (!(type in classes)) continue;
+    it(`${name} (shrunk): calculator == instantiated ${type} parameters, per component`, () => {
+      const c: Record<string, unknown> = type === 'gpt2'
+        ? { ...preset.config, vocab_size: 40, n_positions: 8, n_embd: 16, n_layer: 2, n_head: 4 }
+        : {
+          ...preset.config, vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4,
+          num_key_value_heads: preset.config['num_key_value_heads'] === preset.config['num_attention_heads'] ? 4 : 2,
+          ...(preset.config['sliding_window'] ? { sliding_window: 4 } : {}),
+        };
+      const model = classes[type]!(c);
+      const calc = calcModel(c, { seq: 4 }).params;
+      assert.deepEqual(calc, breakdownOf(model));
+      assert.equal(calc.total, model.numParameters());
+    });
+  }
+});
+
+describe('FLOPs (multiply-add = 2)', () => {
+  it('attended pairs: causal T(T+1)/2, sliding window, bidirectional T^2 (against a brute-force count)', () => {
+    for (const seq of [1, 2, 7, 16]) {
+      for (const window of [null, 1, 3, 8, 40]) {
+        let n = 0;
+        for (let t = 0; t < seq; t++) for (let k = 0; k <= t; k++) if (window === null || t - k < window) n++;
+        assert.equal(attendedPairs(seq, 'causal', window), n, `seq ${seq} window ${window}`);
+      }
+      assert.equal(attendedPairs(seq, 'bidirectional'), seq * seq);
+    }
+  });
+
+  it('llama-7b: weight matmuls are 2 x the non-embedding, non-norm parameters per token; attention 2 x L x d per pair for QK^T and again for AV', () => {
+    const shape = modelShape(PRESETS['llama-7b']!.config);
+    const p = shape.params;
+    const f = forwardFlops(shape, { seq: 2048, batch: 3 });
+    assert.equal(f.matmulPerToken, 2 * (p.total - p.embeddings - p.norms));
+    assert.equal(f.matmul, 3 * 2048 * f.matmulPerToken);
+    assert.equal(f.attentionScores, 3 * 2 * 32 * 4096 * (2048 * 2049) / 2);
+    assert.equal(f.attentionValues, f.attentionScores);
+    assert.equal(f.total, f.matmul + f.attentionScores + f.attentionValues);
+    assert.equal(f.perToken, f.total / (3 * 2048));
+    assert.equal(f.training, 3 * f.total);
+  });
+
+  it('gpt2 (tied): the head still costs 2 x d x vocab per token; biases are not counted', () => {
+    const shape = modelShape(PRESETS.gpt2!.config);
+    const d = 768, L = 12;
+    const f = forwardFlops(shape, { seq: 1 });
+    assert.equal(f.matmulPerToken, 2 * (L * (4 * d * d + 8 * d * d) + d * 50257));
+    assert.equal(f.attentionScores, 2 * L * d * 1);
+  });
+
+  it('mistral-7b: the sliding window caps attention work and the rolling KV buffer at 4096 positions', () => {
+    const shape = modelShape(PRESETS['mistral-7b']!.config);
+    const f = forwardFlops(shape, { seq: 8192 });
+    assert.equal(f.attentionScores, 2 * 32 * 4096 * (4096 * 4097 / 2 + 4096 * 4096));
+    const r = calcModel(PRESETS['mistral-7b']!.config, { seq: 32768, dtype: 'float16' });
+    assert.equal(r.kvCache?.selfTokens, 4096);
+    assert.equal(r.kvCache?.bytes, 2 * 32 * 8 * 128 * 4096 * 2);
+  });
+
+  it('t5-small: encoder + decoder matmuls, cross-attention on seq^2 pairs, and a KV cache for self and cross attention', () => {
+    const r = calcModel(PRESETS['t5-small']!.config, { seq: 10, dtype: 'float32' });
+    const d = 512, inner = 512, ff = 2048;
+    const enc = 6 * (4 * d * inner + 2 * d * ff);
+    const dec = 6 * (8 * d * inner + 2 * d * ff);
+    assert.equal(r.flops.matmulPerToken, 2 * (enc + dec + d * 32128));
+    assert.equal(r.flops.attentionScores, 2 * inner * (6 * 100 + 6 * (55 + 100)));
+    assert.deepEqual(r.kvCache, { bytes: 2 * 2 * 6 * 8 * 64 * 10 * 4, dtype: 'float32', selfTokens: 10, crossTokens: 10 });
+  });
+
+  it('bert-base: bidirectional attention, the pooler once per sequence, and no KV cache', () => {
+    const r = calcModel(PRESETS['bert-base']!.config, { seq: 128, batch: 2 });
+    assert.equal(r.kvCache, null);
+    assert.equal(r.flops.matmul, 2 * (128 * 2 * 12 * (4 * 768 * 768 + 2 * 768 * 3072) + 2 * 768 * 768));
+    assert.equal(r.flops.attentionScores, 2 * 2 * 12 * 768 * 128 * 128);
+  });
+
+  it('unknown model types and bad sizes fail naming them', () => {
+    assert.throws(() => calcModel({ model_type: 'rwkv' }, { seq: 1 }), /model_type "rwkv" is not known/);
+    assert.throws(() => calcModel(PRESETS.gpt2!.config, { seq: 0 }), /seq must be a positive integer/);
   });
 });
