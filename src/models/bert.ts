@@ -15,11 +15,12 @@
  * and BertModel checkpoints without the `bert.` prefix load too. Dropout is not applied
  * (inference semantics).
  */
-import { add, fail, fromTypedArray, matmul, compare, tanh, zeros, Generator, type Tensor } from '../tensor/index.js';
+import { add, fail, fromTypedArray, matmul, tanh, zeros, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, scaledDotProductAttention } from '../ops/index.js';
 import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, requirePositiveInt } from './config.js';
+import { keyPaddingMask } from './transformer.js';
 import { loadWeights } from './weights.js';
 
 /** BertConfig with config.json field names; defaults are those of transformers' BertConfig (bert-base-uncased). */
@@ -245,14 +246,6 @@ export class BertModel extends Module {
     if (!this.pooler) fail('BertModel', 'this model was built without a pooling layer');
     return this.pooler.forward(hidden);
   }
-}
-
-/** attention_mask [B, T] (1 = token, 0 = padding) -> bool [B, 1, 1, T], true = attend (broadcast over heads and queries). */
-export function keyPaddingMask(attentionMask: Tensor, b: number, t: number): Tensor {
-  if (attentionMask.ndim !== 2 || attentionMask.shape[0] !== b || attentionMask.shape[1] !== t) {
-    fail('keyPaddingMask', `attention mask must be [${b}, ${t}], got [${attentionMask.shape.join(', ')}]`);
-  }
-  return compare('ne', attentionMask, 0).reshape(b, 1, 1, t); // [B, 1, 1, T]
 }
 
 /** `cls.predictions.transform`: LayerNorm(act(dense(x))). */
