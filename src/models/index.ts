@@ -1,6 +1,8 @@
 /** Model families with Hugging Face configs and tensor names. */
 export * from './config.js';
 export * from './weights.js';
+export * from './transformer.js';
+export * from './bert.js';
 export * from './gpt2.js';
 export * from './llama.js';
 export * from './mistral.js';

@@ -2,12 +2,16 @@
 import { fail, type Tensor } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
+import { BertForMaskedLM } from './bert.js';
 import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import { MistralForCausalLM } from './mistral.js';
 import { Qwen2ForCausalLM } from './qwen2.js';
 
-/** A causal language model: ids [B, T] int32 -> logits [B, T, V]. */
+/**
+ * A language model: ids [B, T] int32 -> logits [B, T, V]. Causal for the decoder families; for
+ * bert, a masked LM (BertForMaskedLM, whose forward also takes token types and a padding mask).
+ */
 export interface CausalLM extends Module {
   forward(inputIds: Tensor): Tensor;
 }
@@ -18,6 +22,7 @@ export interface Pretrained {
 }
 
 export const MODEL_FAMILIES: Readonly<Record<string, (p: Pretrained) => CausalLM>> = {
+  bert: (p) => BertForMaskedLM.fromPretrained(p),
   gpt2: (p) => GPT2LMHeadModel.fromPretrained(p),
   llama: (p) => LlamaForCausalLM.fromPretrained(p),
   mistral: (p) => MistralForCausalLM.fromPretrained(p),

@@ -30,7 +30,7 @@ describe('configs', () => {
     assert.throws(() => GPT2Config.fromDict({ ...tinyGpt2, activation_function: 'swish' }), /activation_function 'swish' is not supported/);
     assert.throws(() => Qwen2Config.fromDict({ ...tinyLlama, use_sliding_window: true }), /use_sliding_window is not supported yet/);
     assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { type: 'linear', factor: 2 } }), /rope_scaling .* is not supported yet/);
-    assert.throws(() => loadPretrained({ config: { model_type: 'bert' }, weights: mapSource(new Map()) }), /model_type "bert" is not supported/);
+    assert.throws(() => loadPretrained({ config: { model_type: 't5' }, weights: mapSource(new Map()) }), /model_type "t5" is not supported/);
   });
 });
 
