@@ -276,6 +276,60 @@ export function bytePieceName(b: number): string {
   return `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 }
 
+/**
+ * The rules SentencePiece's builder adds to NFKC for "nmt_nfkc" (`builder.cc` `BuildNmtNFKCMap`):
+ * these code points become a space, and ASCII / C1 control characters are removed.
+ */
+const NMT_SPACES = new Set([0x09, 0x0a, 0x0c, 0x0d, 0x1680, 0x200b, 0x200c, 0x200e, 0x200f, 0x2028, 0x2029, 0x2581, 0xfeff, 0xfffd]);
+const NMT_REMOVED = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0b, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x7f, 0x8f, 0x9f]);
+/** Kept as they are by the nmt_nfkc map although NFKC changes them. */
+const NMT_KEPT = new Set([0xff5e]);
+
+/**
+ * A stand-in for a missing precompiled_charsmap, by the normalizer's name, computed with JS's
+ * `String.prototype.normalize`: "identity" changes nothing; "nfkc" is NFKC of the whole text;
+ * "nmt_nfkc" first applies NMT_SPACES / NMT_REMOVED / NMT_KEPT per character. Compared with
+ * sentencepiece 0.1.97's nmt_nfkc map, per code point it differs only for characters newer than
+ * the map's Unicode version (which the map leaves alone; tests/tokenizers/sentencepiece.test.ts
+ * checks this on every code point); on text it also differs where NFKC's canonical reordering or
+ * composition spans sequences the map has no rule for. Case-folding rules (nfkc_cf) are refused.
+ */
+export function jsNormalizer(name: string): ((text: string) => string) | null {
+  switch (name) {
+    case '':
+    case 'identity':
+      return null;
+    case 'nfkc':
+      return (text) => text.normalize('NFKC');
+    case 'nmt_nfkc':
+      return (text) => {
+        let out = '';
+        let run = '';
+        for (const c of text) {
+          const cp = c.codePointAt(0)!;
+          if (NMT_SPACES.has(cp)) run += ' ';
+          else if (NMT_REMOVED.has(cp)) continue;
+          else if (NMT_KEPT.has(cp)) (out += run.normalize('NFKC') + c), (run = '');
+          else run += c;
+        }
+        return out + run.normalize('NFKC');
+      };
+    default:
+      throw new TokenizerError('sentencepiece', `normalizer '${name}' has no precompiled_charsmap and no JS equivalent here (supported: identity, nfkc, nmt_nfkc)`);
+  }
+}
+
+export interface SentencePieceOptions {
+  /** The tokenizer's name (default 'sentencepiece'; the loader uses the file name). */
+  name?: string;
+  /**
+   * When the model has no precompiled_charsmap, normalize by its normalizer name with
+   * `jsNormalizer` instead of not at all. Default false: sentencepiece itself does not normalize
+   * without a map, whatever the name says.
+   */
+  jsNormalizerWithoutCharsmap?: boolean;
+}
+
 export interface SentencePieceEncodeOptions extends EncodeOptions {
   /** Prepend the bos id / append the eos id (spm_encode's `--extra_options=bos:eos`). Default false. */
   addBos?: boolean;
@@ -300,11 +354,13 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly minScore: number;
   private readonly maxScore: number;
   private readonly charsmap: PrecompiledCharsmap | null;
+  private readonly fallbackNormalizer: ((text: string) => string) | null;
   /** UTF-8 bytes of the user-defined pieces, longest first: matched whole before the charsmap. */
   private readonly userDefined: Uint8Array[];
   private readonly byteIds: number[] = [];
 
-  constructor(proto: SentencePieceModelProto, name = 'sentencepiece') {
+  constructor(proto: SentencePieceModelProto, options: SentencePieceOptions = {}) {
+    const name = options.name ?? 'sentencepiece';
     this.name = name;
     this.proto = proto;
     const { pieces, trainerSpec: t, normalizerSpec: n } = proto;
@@ -350,6 +406,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.minScore = minScore;
     this.maxScore = maxScore;
     this.charsmap = n.precompiledCharsmap.length > 0 ? new PrecompiledCharsmap(n.precompiledCharsmap) : null;
+    this.fallbackNormalizer = !this.charsmap && options.jsNormalizerWithoutCharsmap ? jsNormalizer(n.name) : null;
     this.userDefined = pieces
       .filter((p) => p.type === PieceType.UserDefined)
       .map((p) => utf8.encode(p.piece))
@@ -373,7 +430,9 @@ export class SentencePieceTokenizer implements Tokenizer {
    */
   normalize(text: string): string {
     const { addDummyPrefix, removeExtraWhitespaces, escapeWhitespaces } = this.proto.normalizerSpec;
-    const input = utf8.encode(toWellFormed(text));
+    const wellFormed = toWellFormed(text);
+    // The JS stand-in runs on the whole text first (user-defined pieces are then matched after it).
+    const input = utf8.encode(this.fallbackNormalizer ? this.fallbackNormalizer(wellFormed) : wellFormed);
     const prefix = (at: number): [number, Uint8Array] => {
       const user = this.userDefinedAt(input, at);
       if (user > 0) return [user, input.subarray(at, at + user)];
@@ -648,6 +707,6 @@ export class SentencePieceTokenizer implements Tokenizer {
 }
 
 /** Builds a tokenizer from the bytes of a SentencePiece `.model` file. */
-export function sentencePieceFromBytes(bytes: Uint8Array, name = 'sentencepiece'): SentencePieceTokenizer {
-  return new SentencePieceTokenizer(parseSentencePieceModel(bytes), name);
+export function sentencePieceFromBytes(bytes: Uint8Array, options: SentencePieceOptions = {}): SentencePieceTokenizer {
+  return new SentencePieceTokenizer(parseSentencePieceModel(bytes), options);
 }

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { loadSentencePiece, parseSentencePieceModel, PieceType, sentencePieceFromBytes, TokenizerError } from '../../src/index.js';
+import { jsNormalizer, loadSentencePiece, parseSentencePieceModel, PieceType, PrecompiledCharsmap, sentencePieceFromBytes, SentencePieceTokenizer, TokenizerError } from '../../src/index.js';
 import { FIXTURES } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'sentencepiece');
@@ -72,6 +72,44 @@ describe('SentencePiece models: exact ids vs sentencepiece 0.1.97', () => {
     assert.equal(tok.normalize('e\u0301'), '▁\u00e9'); // composed, as NFKC does
     assert.equal(tok.normalize(''), '');
     assert.equal(tok.normalize('   '), '');
+  });
+
+  it('jsNormalizer("nmt_nfkc") equals the nmt_nfkc charsmap on every code point the map knows', () => {
+    const proto = parseSentencePieceModel(readFileSync(join(DIR, 'unigram.model')));
+    const map = new PrecompiledCharsmap(proto.normalizerSpec.precompiledCharsmap);
+    const js = jsNormalizer('nmt_nfkc')!;
+    const enc = new TextEncoder();
+    const dec = new TextDecoder('utf-8', { ignoreBOM: true });
+    const newer: number[] = [];
+    for (let cp = 1; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const c = String.fromCodePoint(cp);
+      const b = enc.encode(c);
+      const rule = map.longestMatch(b, 0);
+      const mapped = rule && rule[0] === b.length ? dec.decode(rule[1]) : c;
+      if (mapped === js(c)) continue;
+      // The map was built with an older Unicode than Node's ICU: it leaves newer characters alone.
+      assert.equal(mapped, c, `U+${cp.toString(16)}: map ${JSON.stringify(mapped)}, JS ${JSON.stringify(js(c))}`);
+      newer.push(cp);
+    }
+    assert.ok(newer.length < 500, `${newer.length} code points differ`);
+  });
+
+  it('without its charsmap, the JS stand-in gives sentencepiece ids except where combining marks reorder', () => {
+    const proto = parseSentencePieceModel(readFileSync(join(DIR, 'unigram.model')));
+    const bare = { ...proto, normalizerSpec: { ...proto.normalizerSpec, precompiledCharsmap: new Uint8Array(0) } };
+    const tok = new SentencePieceTokenizer(bare, { jsNormalizerWithoutCharsmap: true });
+    const asSentencepiece = new SentencePieceTokenizer(bare); // sentencepiece: no map, no normalization
+    assert.equal(asSentencepiece.normalize('ﬁ\tx'), '\u2581ﬁ\tx');
+    let differ = 0;
+    EXPECTED.lines.forEach((line, i) => {
+      if (tok.encode(line).join(' ') === EXPECTED.models.unigram!.ids[i]) return;
+      differ++;
+      assert.match(line, /\p{M}\p{M}/u, `line ${i} differs without stacked combining marks: ${JSON.stringify(line)}`);
+    });
+    assert.ok(differ <= EXPECTED.lines.length / 20, `${differ} lines differ`);
+    assert.throws(() => jsNormalizer('nmt_nfkc_cf'), /no JS equivalent/);
+    assert.equal(jsNormalizer('identity'), null);
   });
 
   it('user-defined pieces are matched whole and never split; control pieces are not read from text', () => {
