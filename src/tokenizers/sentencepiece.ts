@@ -272,6 +272,36 @@ function byteIndex(a: Uint8Array, b: Uint8Array, at: number): boolean {
   return true;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A run of byte pieces as text, as sentencepiece decodes it: each well-formed UTF-8 character as
+ * itself and every byte that does not start one as U+FFFD (TextDecoder would give one U+FFFD per
+ * maximal ill-formed subsequence instead, e.g. one for a truncated F0 9D where sentencepiece gives two).
+ */
+function decodeByteRun(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const n = utf8Length(bytes[i]!);
+    let c: string | null = null;
+    if (i + n <= bytes.length) {
+      try {
+        c = strictUtf8.decode(bytes.subarray(i, i + n));
+      } catch {
+        c = null;
+      }
+    }
+    if (c === null) {
+      out += '\ufffd';
+      i += 1;
+    } else {
+      out += c;
+      i += n;
+    }
+  }
+  return out;
+}
+
 export function bytePieceName(b: number): string {
   return `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 }
@@ -661,7 +691,7 @@ export class SentencePieceTokenizer implements Tokenizer {
 
   /**
    * `SentencePieceProcessor::Decode`: control pieces vanish, `<unk>` shows as the unk surface
-   * (` ⁇ `), runs of byte pieces are decoded as UTF-8 (bad bytes become U+FFFD), `▁` becomes a
+   * (` ⁇ `), runs of byte pieces are decoded as UTF-8 (each bad byte becomes U+FFFD), `▁` becomes a
    * space and the first piece loses its leading `▁` when the model adds a dummy prefix (every
    * leading `▁` while the text is still empty, when it removes extra whitespace; 0.1.97's rule).
    */
@@ -671,7 +701,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     let bosSpaceSeen = false;
     let bytes: number[] = [];
     const flush = (): void => {
-      if (bytes.length > 0) text += new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(bytes));
+      if (bytes.length > 0) text += decodeByteRun(Uint8Array.from(bytes));
       bytes = [];
     };
     for (let i = 0; i < ids.length; i++) {

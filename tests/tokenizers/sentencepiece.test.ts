@@ -131,6 +131,10 @@ describe('SentencePiece models: exact ids vs sentencepiece 0.1.97', () => {
     const byteIds = bytes.encode('𝔘');
     assert.deepEqual(byteIds.slice(-4).map((id) => bytes.idToPiece(id)), ['<0xF0>', '<0x9D>', '<0x94>', '<0x98>']);
     assert.equal(bytes.decode(byteIds), '𝔘');
+    // As sentencepiece 0.1.97 decodes them: one U+FFFD per byte that does not start a character.
+    const bad = ['<0xF0>', '<0x9D>', '<0x41>', '<0xFF>', '<0xE2>', '<0x82>'].map((p) => bytes.pieceToId(p));
+    assert.deepEqual(bad, [243, 160, 68, 258, 229, 133]);
+    assert.equal(bytes.decode(bad), '\ufffd\ufffdA\ufffd\ufffd\ufffd');
   });
 
   it('round trip on arbitrary strings: identity normalization with byte fallback gives the text back', () => {
