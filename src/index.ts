@@ -20,3 +20,4 @@ export * from './analysis/index.js';
 export * from './tokenizers/index.js';
 export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';
 export { loadTokenizerJson } from './tokenizers/tokenizer-json-node.js';
+export { loadSentencePiece } from './tokenizers/sentencepiece-node.js';

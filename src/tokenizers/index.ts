@@ -38,3 +38,17 @@ export { postProcessorFromJson, type PostProcessor, type Processed } from './pos
 export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
 export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
 export { trainBpe, trainBpeReference, bytePairEncodingFromTraining, trainedTokenizerJson, CL100K_PATTERN, type BpeTrainOptions, type BpeTrainResult } from './bpe-trainer.js';
+export {
+  SentencePieceTokenizer,
+  PrecompiledCharsmap,
+  PieceType,
+  parseSentencePieceModel,
+  sentencePieceFromBytes,
+  jsNormalizer,
+  type SentencePiece,
+  type SentencePieceOptions,
+  type SentencePieceModelProto,
+  type SentencePieceEncodeOptions,
+  type TrainerSpec,
+  type NormalizerSpec,
+} from './sentencepiece.js';

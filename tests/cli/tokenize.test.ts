@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { get_encoding } from 'tiktoken';
 import hf from 'tokenizers';
 import { englishProse } from '../tokenizers/corpus.js';
+import { FIXTURES } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -75,6 +76,28 @@ describe('attn tokenize', () => {
     const bad = attn('tokenize', '--tokenizer', join(dir, 'missing.json'), '--text', 'x');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /loadTokenizerJson: cannot read '.*missing\.json'/);
+  });
+
+  it('--tokenizer FILE.model loads a SentencePiece model (ids as spm_encode gives them)', () => {
+    // Ids from sentencepiece 0.1.97 (`spm_encode --output_format=id`) for this fixture model.
+    const model = join(FIXTURES, 'sentencepiece', 'unigram.model');
+    const r = attn('tokenize', '--tokenizer', model, '--text', 'hello world  again', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { tokenizer: string; ids: number[]; tokens: string[] };
+    assert.equal(out.tokenizer, 'unigram.model');
+    assert.deepEqual(out.ids, [7, 554, 567, 189, 371]);
+    const dec = attn('tokenize', '--tokenizer', model, '--text', out.ids.join(' '), '--decode');
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stdout, 'hello world again');
+    // Control pieces are text like any other, with or without --allow-special.
+    const s = attn('tokenize', '--tokenizer', model, '--text', '<s>', '--allow-special');
+    assert.equal(s.code, 0, s.stderr);
+    assert.ok(!s.stdout.trim().split(' ').includes('1'), s.stdout);
+    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    writeFileSync(join(dir, 'not.model'), '{"model": {}}');
+    const bad = attn('tokenize', '--tokenizer', join(dir, 'not.model'), '--text', 'x');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /loadSentencePiece: '.*not\.model': sentencepiece: /);
   });
 
   it('bad input fails with a message naming it', () => {

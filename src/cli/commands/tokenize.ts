@@ -2,14 +2,16 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { TIKTOKEN_ENCODINGS, isTiktokenEncodingName, loadTiktoken } from '../../tokenizers/tiktoken-node.js';
 import { loadTokenizerJson } from '../../tokenizers/tokenizer-json-node.js';
-import { HfTokenizer, TokenizerError, type Tokenizer } from '../../tokenizers/index.js';
+import { loadSentencePiece } from '../../tokenizers/sentencepiece-node.js';
+import { HfTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from '../../tokenizers/index.js';
 import { UsageError, type Command } from '../command.js';
 
 function tokenizerNamed(name: string | undefined): Tokenizer {
-  if (name === undefined) throw new UsageError(`--tokenizer is required (one of ${TIKTOKEN_ENCODINGS.join(', ')}, or a tokenizer.json file)`);
+  if (name === undefined) throw new UsageError(`--tokenizer is required (one of ${TIKTOKEN_ENCODINGS.join(', ')}, a tokenizer.json file or a SentencePiece .model file)`);
   if (isTiktokenEncodingName(name)) return loadTiktoken(name);
   if (name.endsWith('.json')) return loadTokenizerJson(name);
-  throw new UsageError(`--tokenizer: unknown tokenizer '${name}' (known: ${TIKTOKEN_ENCODINGS.join(', ')}, or a path ending in .json)`);
+  if (name.endsWith('.model')) return loadSentencePiece(name);
+  throw new UsageError(`--tokenizer: unknown tokenizer '${name}' (known: ${TIKTOKEN_ENCODINGS.join(', ')}, or a path ending in .json or .model)`);
 }
 
 function inputText(text: string | undefined, input: string | undefined): string {
@@ -34,6 +36,7 @@ function parseIds(raw: string): number[] {
 
 function encode(tok: Tokenizer, text: string, allowSpecial: boolean): number[] {
   if (tok instanceof HfTokenizer) return tok.encode(text); // added tokens are always recognised
+  if (tok instanceof SentencePieceTokenizer) return tok.encode(text); // control pieces are never read from text
   try {
     return tok.encode(text, allowSpecial ? { allowedSpecial: 'all' } : {});
   } catch (e) {
@@ -45,22 +48,25 @@ function encode(tok: Tokenizer, text: string, allowSpecial: boolean): number[] {
 
 export const tokenize: Command = {
   name: 'tokenize',
-  summary: 'encode text to token ids (or --decode ids to text) with a tiktoken encoding or a tokenizer.json',
+  summary: 'encode text to token ids (or --decode ids to text) with a tiktoken encoding, a tokenizer.json or a SentencePiece .model',
   usage: `attn tokenize --tokenizer NAME (--text S | --input FILE) [--decode] [--allow-special] [--json]
 
-Encodes text to token ids, exactly as tiktoken or Hugging Face tokenizers do. The tiktoken
+Encodes text to token ids, exactly as tiktoken, Hugging Face tokenizers or SentencePiece do. The tiktoken
 vocabularies are read from the tiktoken npm package's data; nothing is downloaded.
 
 Options:
   --tokenizer NAME  one of ${TIKTOKEN_ENCODINGS.join(', ')},
-                    or a Hugging Face tokenizer.json file (BPE, WordPiece or Unigram)
+                    a Hugging Face tokenizer.json file (BPE, WordPiece or Unigram),
+                    or a SentencePiece .model file (Unigram or BPE; ids as spm_encode
+                    --output_format=id gives them, no bos/eos)
   --text S          the text (or, with --decode, the ids) on the command line
   --input FILE      read it from FILE instead ('-' for standard input)
   --decode          the input is token ids (spaces, commas or a JSON array); print their text
   --allow-special   encode special tokens such as <|endoftext|> as their ids; without it, text
                     containing one is an error (tiktoken's default). tokenizer.json tokenizers
                     always recognise their added tokens and add their post-processor's
-                    special tokens ([CLS] ... [SEP]), as Hugging Face tokenizers does
+                    special tokens ([CLS] ... [SEP]), as Hugging Face tokenizers does;
+                    SentencePiece never reads control pieces (<s>) from text
   --json            print one JSON object: ids, the text of each token, and the count`,
   run(argv) {
     const { values } = parseArgs({
