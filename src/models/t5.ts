@@ -99,7 +99,8 @@ export interface BucketOptions {
  * half the buckets for keys after the query. Within a half, distances below max_exact = half/2
  * get their own bucket; larger ones share logarithmically wider buckets up to max_distance, beyond
  * which everything falls in the last. The logarithm is evaluated in float32, step by step as
- * torch does it, so that distances on a bucket boundary land where the checkpoint expects them.
+ * torch does it (on the fixture's settings and distances -300..300 plain double precision gives
+ * the same buckets, but torch's arithmetic is the definition).
  */
 export function relativePositionBucket(relativePosition: number, opts: BucketOptions): number {
   const f32 = Math.fround;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   T5Config, T5ForConditionalGeneration, crossEntropy, fromTypedArray, mapSource, readHfFolder, relativePositionBucket,
-  relativePositionBuckets, type Tensor,
+  relativePositionBuckets, type T5ForwardOptions, type Tensor,
 } from '../../src/index.js';
 import { FIXTURES, assertClose, loadFixture, maxAbsDiff } from '../helpers.js';
 
@@ -53,7 +53,7 @@ const doc = loadFixture<never>('models-t5.json') as unknown as T5Fixture;
 for (const c of doc.models) {
   describe(`${c.folder} (${String(c.config['feed_forward_proj'])}, tied ${String(c.config['tie_word_embeddings'])}) vs ${doc.reference}, torch ${doc.versions.torch}`, () => {
     const model = T5ForConditionalGeneration.fromPretrained(readHfFolder(join(FIXTURES, c.folder)));
-    const run = (opts = { attentionMask: ints(c.attention_mask) }) => model.forward(ints(c.input_ids), ints(c.decoder_input_ids), opts);
+    const run = (opts: T5ForwardOptions = { attentionMask: ints(c.attention_mask) }) => model.forward(ints(c.input_ids), ints(c.decoder_input_ids), opts);
     const lossOf = (logits: Tensor) => crossEntropy(logits.reshape(-1, logits.shape[2]!), ints(c.labels).reshape(-1));
 
     it('has exactly the parameters of the reference (relative_attention_bias in block 0 only, lm_head iff untied)', () => {
@@ -73,7 +73,20 @@ for (const c of doc.models) {
     });
 
     it('the encoder padding mask matters (dropping it changes the logits)', () => {
-      assert.ok(maxAbsDiff(run({} as { attentionMask: Tensor }).toTypedArray(), c.logits) > 1e-3);
+      assert.ok(maxAbsDiff(run({}).toTypedArray(), c.logits) > 1e-3);
+    });
+
+    it('decoder padding hides padded keys only: positions before the padding keep the reference logits', () => {
+      const [b, t] = [c.decoder_input_ids.length, c.decoder_input_ids[0]!.length];
+      const keep = t - 2; // the last two decoder positions of every row are padding
+      const decMask = ints(Array.from({ length: b }, () => Array.from({ length: t }, (_, j) => (j < keep ? 1 : 0))));
+      const logits = run({ attentionMask: ints(c.attention_mask), decoderAttentionMask: decMask }).toTypedArray();
+      const v = c.logits_shape[2]!;
+      for (let r = 0; r < b; r++) {
+        const at = (x: ArrayLike<number>, j: number) => Array.from(x).slice((r * t + j) * v, (r * t + j + 1) * v);
+        for (let j = 0; j < keep; j++) assert.ok(maxAbsDiff(at(logits, j), at(c.logits, j)) <= 1e-4, `row ${r} position ${j}`);
+        assert.ok(maxAbsDiff(at(logits, t - 1), at(c.logits, t - 1)) > 1e-3, `row ${r}: padding must change the last position`);
+      }
     });
 
     it('the gradient of the loss w.r.t. every parameter matches', () => {
