@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './weights.js';
 export * from './transformer.js';
 export * from './bert.js';
+export * from './t5.js';
 export * from './gpt2.js';
 export * from './llama.js';
 export * from './mistral.js';

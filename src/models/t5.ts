@@ -1,0 +1,389 @@
+/**
+ * T5 (Raffel et al. 2020, "Exploring the Limits of Transfer Learning with a Unified Text-to-Text
+ * Transformer", arXiv:1910.10683), v1.0 and v1.1. Reference implementation: Hugging Face
+ * transformers `models/t5/modeling_t5.py` (T5ForConditionalGeneration), whose tensor names this
+ * file loads verbatim (`encoder.block.0.layer.0.SelfAttention.q.weight`).
+ *
+ * An encoder-decoder with pre-norm residual sublayers and no absolute positions:
+ *   x = shared[ids]                                      one embedding for encoder, decoder (and v1.0's head)
+ *   x = x + attn(norm(x), bias);  x = x + ffn(norm(x))   encoder block (layer.0, layer.1)
+ *   y = y + attn(norm(y), bias, causal);  y = y + cross(norm(y), memory);  y = y + ffn(norm(y))   decoder block
+ *   logits = (norm(y) * d_model^-0.5) @ shared^T  (v1.0, tied)  or  lm_head(norm(y))  (v1.1)
+ * where norm is T5's LayerNorm, an RMS norm without mean subtraction or bias, computed in float32.
+ * Attention scores are q k^T with no 1/sqrt(d_kv) scale (T5 folds it into the initialisation) plus
+ * a learned bias per head indexed by a bucketed relative position (sec. 2.1, "Position
+ * embeddings"): exact buckets for small distances, logarithmic ones up to max_distance. Only the
+ * first block of each stack owns `relative_attention_bias`; the other blocks reuse its bias.
+ * Buckets are bidirectional (sign-aware) in the encoder, causal (past only) in the decoder;
+ * cross-attention has no position bias. The feed-forward is relu (v1.0, `wi`, `wo`) or gated
+ * gelu_new (v1.1, `wo(gelu(wi_0 x) * wi_1 x)`). Padding masks are [B, T], 1 = token, 0 = padding.
+ * Dropout is not applied (inference semantics); there is no KV cache here yet.
+ */
+import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor } from '../tensor/index.js';
+import { gelu, relu, rmsNorm, scaledDotProductAttention, silu } from '../ops/index.js';
+import { Embedding, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
+import type { TensorSource } from '../formats/index.js';
+import { assignKnown, requirePositiveInt } from './config.js';
+import { keyPaddingMask } from './transformer.js';
+import { loadWeights } from './weights.js';
+
+/** T5Config with config.json field names; defaults are transformers' T5Config (t5-small). */
+export class T5Config {
+  model_type = 't5';
+  vocab_size = 32128;
+  d_model = 512;
+  d_kv = 64;
+  d_ff = 2048;
+  num_layers = 6;
+  /** Defaults to num_layers (config.json may say null or leave it out). */
+  num_decoder_layers: number | null = null;
+  num_heads = 8;
+  relative_attention_num_buckets = 32;
+  relative_attention_max_distance = 128;
+  layer_norm_epsilon = 1e-6;
+  /** '{act}' or 'gated-{act}'; 'relu' is T5 v1.0, 'gated-gelu' (meaning gelu_new, the tanh form) v1.1. */
+  feed_forward_proj = 'relu';
+  tie_word_embeddings = true;
+  decoder_start_token_id = 0;
+  pad_token_id = 0;
+  eos_token_id = 1;
+
+  static fromDict(dict: Readonly<Record<string, unknown>>): T5Config {
+    const c = assignKnown(new T5Config(), dict, 'T5Config');
+    if (c.num_decoder_layers === null) c.num_decoder_layers = c.num_layers;
+    for (const f of ['vocab_size', 'd_model', 'd_kv', 'd_ff', 'num_layers', 'num_heads', 'relative_attention_num_buckets',
+      'relative_attention_max_distance'] as const) requirePositiveInt('T5Config', f, c[f]);
+    requirePositiveInt('T5Config', 'num_decoder_layers', c.num_decoder_layers);
+    if (c.relative_attention_num_buckets < 4) fail('T5Config', `relative_attention_num_buckets must be >= 4, got ${c.relative_attention_num_buckets}`);
+    c.feedForward(); // validates feed_forward_proj
+    return c;
+  }
+
+  get decoderLayers(): number {
+    return this.num_decoder_layers ?? this.num_layers;
+  }
+
+  /** T5Config's parsing of feed_forward_proj: `gated-` prefix, then the activation ('gated-gelu' means gelu_new). */
+  feedForward(): { gated: boolean; act: (x: Tensor) => Tensor } {
+    const parts = this.feed_forward_proj.split('-');
+    const gated = parts[0] === 'gated';
+    if (parts.length > 2 || (parts.length === 2 && !gated)) {
+      fail('T5Config', `feed_forward_proj '${this.feed_forward_proj}' is not of the form '{act}' or 'gated-{act}'`);
+    }
+    const name = this.feed_forward_proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!;
+    const act = ACTIVATIONS[name];
+    if (!act) fail('T5Config', `feed_forward_proj activation '${name}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
+    return { gated, act };
+  }
+}
+
+const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
+  relu: (x) => relu(x),
+  gelu: (x) => gelu(x),
+  gelu_new: (x) => gelu(x, 'tanh'),
+  gelu_pytorch_tanh: (x) => gelu(x, 'tanh'),
+  silu: (x) => silu(x),
+};
+
+/** float32's most negative value: transformers' additive padding mask, (1 - mask) * finfo.min. */
+const MASKED = -3.4028234663852886e38;
+
+export interface BucketOptions {
+  bidirectional: boolean;
+  numBuckets: number;
+  maxDistance: number;
+}
+
+/**
+ * T5Attention._relative_position_bucket for one relative position (key - query). Bidirectional:
+ * half the buckets for keys after the query. Within a half, distances below max_exact = half/2
+ * get their own bucket; larger ones share logarithmically wider buckets up to max_distance, beyond
+ * which everything falls in the last. The logarithm is evaluated in float32, step by step as
+ * torch does it (on the fixture's settings and distances -300..300 plain double precision gives
+ * the same buckets, but torch's arithmetic is the definition).
+ */
+export function relativePositionBucket(relativePosition: number, opts: BucketOptions): number {
+  const f32 = Math.fround;
+  let numBuckets = opts.numBuckets;
+  let bucket = 0;
+  let n: number;
+  if (opts.bidirectional) {
+    numBuckets = Math.floor(numBuckets / 2);
+    if (relativePosition > 0) bucket += numBuckets;
+    n = Math.abs(relativePosition);
+  } else {
+    n = Math.max(-relativePosition, 0); // the decoder sees only the past: future keys are distance 0
+  }
+  const maxExact = Math.floor(numBuckets / 2);
+  if (n < maxExact) return bucket + n;
+  const logRatio = f32(Math.log(f32(n / maxExact))); // torch.log(rel.float() / max_exact)
+  const scaled = f32(f32(logRatio / f32(Math.log(opts.maxDistance / maxExact))) * (numBuckets - maxExact));
+  return bucket + Math.min(maxExact + Math.trunc(scaled), numBuckets - 1);
+}
+
+/** Bucket ids int32 [Tq, Tk] for query positions 0..Tq-1 and key positions 0..Tk-1 (T5Attention.compute_bias). */
+export function relativePositionBuckets(tq: number, tk: number, opts: BucketOptions): Tensor {
+  const ids = new Int32Array(tq * tk);
+  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) ids[i * tk + j] = relativePositionBucket(j - i, opts);
+  return fromTypedArray(ids, [tq, tk]); // [Tq, Tk]
+}
+
+/** T5LayerNorm: x * rsqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias, in float32. */
+export class T5LayerNorm extends Module {
+  readonly weight: Tensor;
+
+  constructor(readonly dim: number, readonly eps: number) {
+    super();
+    this.weight = this.param('weight', ones([dim]));
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.dtype === 'float32') return rmsNorm(x, { weight: this.weight, eps: this.eps });
+    const y = rmsNorm(cast(x, 'float32'), { weight: cast(this.weight, 'float32'), eps: this.eps });
+    return y.to(this.weight.dtype);
+  }
+}
+
+/** T5Attention: q, k, v, o without biases; optional `relative_attention_bias` [num_buckets, n_heads]. */
+export class T5Attention extends Module {
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly o: Linear;
+  readonly relativeAttentionBias: Embedding | null;
+  readonly isDecoder: boolean;
+
+  constructor(readonly config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
+    super();
+    const { d_model: d, d_kv: dkv, num_heads: nh } = config;
+    const g = opts.generator;
+    this.q = this.module('q', new Linear(d, nh * dkv, { bias: false, generator: g }));
+    this.k = this.module('k', new Linear(d, nh * dkv, { bias: false, generator: g }));
+    this.v = this.module('v', new Linear(d, nh * dkv, { bias: false, generator: g }));
+    this.o = this.module('o', new Linear(nh * dkv, d, { bias: false, generator: g }));
+    this.relativeAttentionBias = opts.hasRelativeAttentionBias
+      ? this.module('relative_attention_bias', new Embedding(config.relative_attention_num_buckets, nh, { generator: g }))
+      : null;
+    this.isDecoder = opts.isDecoder;
+  }
+
+  /** compute_bias: the learned bias per head for every (query, key) pair, [1, nh, Tq, Tk]. */
+  positionBias(tq: number, tk: number): Tensor {
+    if (!this.relativeAttentionBias) fail('T5Attention', 'positionBias needs the relative_attention_bias of the first block');
+    const buckets = relativePositionBuckets(tq, tk, {
+      bidirectional: !this.isDecoder,
+      numBuckets: this.config.relative_attention_num_buckets,
+      maxDistance: this.config.relative_attention_max_distance,
+    });
+    const values = this.relativeAttentionBias.forward(buckets); // [Tq, Tk, nh]
+    return values.permute(2, 0, 1).reshape(1, this.config.num_heads, tq, tk); // [1, nh, Tq, Tk]
+  }
+
+  /**
+   * x [B, Tq, d], kv [B, Tk, d] -> [B, Tq, d]. `mask` is the additive bias (position bias plus
+   * padding) or a bool mask (true = attend), broadcastable to [B, nh, Tq, Tk].
+   */
+  forward(x: Tensor, kv: Tensor, opts: { mask?: Tensor | null; causal?: boolean } = {}): Tensor {
+    const nh = this.config.num_heads;
+    const q = splitHeads(this.q.forward(x), nh); // [B, nh, Tq, dkv]
+    const k = splitHeads(this.k.forward(kv), nh); // [B, nh, Tk, dkv]
+    const v = splitHeads(this.v.forward(kv), nh); // [B, nh, Tk, dkv]
+    const out = scaledDotProductAttention(q, k, v, { scale: 1, causal: opts.causal ?? false, ...(opts.mask ? { mask: opts.mask } : {}) }); // [B, nh, Tq, dkv]
+    return this.o.forward(mergeHeads(out)); // [B, Tq, nh * dkv] -> [B, Tq, d]
+  }
+}
+
+/** layer.0: x + SelfAttention(layer_norm(x)). */
+export class T5LayerSelfAttention extends Module {
+  readonly selfAttention: T5Attention;
+  readonly layerNorm: T5LayerNorm;
+
+  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
+    super();
+    this.selfAttention = this.module('SelfAttention', new T5Attention(config, opts));
+    this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+  }
+
+  forward(x: Tensor, bias: Tensor, causal: boolean): Tensor {
+    const h = this.layerNorm.forward(x);
+    return add(x, this.selfAttention.forward(h, h, { mask: bias, causal })); // [B, T, d]
+  }
+}
+
+/** Decoder layer.1: y + EncDecAttention(layer_norm(y), memory), no position bias. */
+export class T5LayerCrossAttention extends Module {
+  readonly encDecAttention: T5Attention;
+  readonly layerNorm: T5LayerNorm;
+
+  constructor(config: T5Config, g: Generator) {
+    super();
+    this.encDecAttention = this.module('EncDecAttention', new T5Attention(config, { isDecoder: true, hasRelativeAttentionBias: false, generator: g }));
+    this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+  }
+
+  forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null): Tensor {
+    return add(y, this.encDecAttention.forward(this.layerNorm.forward(y), memory, { mask: memoryKeyMask })); // [B, T, d]
+  }
+}
+
+/** Last layer of a block: x + DenseReluDense(layer_norm(x)), relu (wi, wo) or gated (wi_0, wi_1, wo). */
+export class T5LayerFF extends Module {
+  readonly wi: Linear | null;
+  readonly wi0: Linear | null;
+  readonly wi1: Linear | null;
+  readonly wo: Linear;
+  readonly layerNorm: T5LayerNorm;
+  readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: T5Config, g: Generator) {
+    super();
+    const { d_model: d, d_ff: ff } = config;
+    const { gated, act } = config.feedForward();
+    this.act = act;
+    // HF nests the projections in a `DenseReluDense` module (T5DenseActDense / T5DenseGatedActDense)
+    const dense = this.module('DenseReluDense', new DenseReluDense());
+    this.wi = gated ? null : dense.add('wi', new Linear(d, ff, { bias: false, generator: g }));
+    this.wi0 = gated ? dense.add('wi_0', new Linear(d, ff, { bias: false, generator: g })) : null;
+    this.wi1 = gated ? dense.add('wi_1', new Linear(d, ff, { bias: false, generator: g })) : null;
+    this.wo = dense.add('wo', new Linear(ff, d, { bias: false, generator: g }));
+    this.layerNorm = this.module('layer_norm', new T5LayerNorm(d, config.layer_norm_epsilon));
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.layerNorm.forward(x);
+    const inner = this.wi ? this.act(this.wi.forward(h)) : mul(this.act(this.wi0!.forward(h)), this.wi1!.forward(h)); // [B, T, d_ff]
+    return add(x, this.wo.forward(inner)); // [B, T, d]
+  }
+}
+
+/** A named container for the feed-forward projections (HF's `DenseReluDense`). */
+class DenseReluDense extends Module {
+  add<M extends Module>(name: string, m: M): M {
+    return this.module(name, m);
+  }
+}
+
+/** T5Block: `layer` = [self-attention, (cross-attention,) feed-forward]. */
+export class T5Block extends Module {
+  readonly selfAttention: T5LayerSelfAttention;
+  readonly crossAttention: T5LayerCrossAttention | null;
+  readonly ff: T5LayerFF;
+
+  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
+    super();
+    const g = opts.generator;
+    this.selfAttention = new T5LayerSelfAttention(config, opts);
+    this.crossAttention = opts.isDecoder ? new T5LayerCrossAttention(config, g) : null;
+    this.ff = new T5LayerFF(config, g);
+    const layers: Module[] = [this.selfAttention, ...(this.crossAttention ? [this.crossAttention] : []), this.ff];
+    this.module('layer', new ModuleList<Module>(layers));
+  }
+
+  forward(x: Tensor, bias: Tensor, opts: { causal: boolean; memory?: Tensor; memoryKeyMask?: Tensor | null }): Tensor {
+    x = this.selfAttention.forward(x, bias, opts.causal);
+    if (this.crossAttention) {
+      if (!opts.memory) fail('T5Block', 'a decoder block needs the encoder output');
+      x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null);
+    }
+    return this.ff.forward(x); // [B, T, d]
+  }
+}
+
+/** T5Stack without its embedding (the model owns `shared`): `block`, then `final_layer_norm`. */
+export class T5Stack extends Module {
+  readonly block: ModuleList<T5Block>;
+  readonly finalLayerNorm: T5LayerNorm;
+
+  constructor(readonly config: T5Config, readonly isDecoder: boolean, g: Generator) {
+    super();
+    const n = isDecoder ? config.decoderLayers : config.num_layers;
+    this.block = this.module('block', new ModuleList(Array.from({ length: n }, (_, i) =>
+      new T5Block(config, { isDecoder, hasRelativeAttentionBias: i === 0, generator: g }))));
+    this.finalLayerNorm = this.module('final_layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+  }
+
+  /**
+   * x [B, T, d] (embedded ids); keyMask [B, T] padding of this stack's own keys; for the decoder,
+   * memory [B, S, d] and memoryMask [B, S]. -> [B, T, d]
+   */
+  forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor } = {}): Tensor {
+    const [b, t] = x.shape as [number, number, number];
+    // the first block's position bias, plus padding, is the additive mask of every block's self-attention
+    let bias = this.block.at(0).selfAttention.selfAttention.positionBias(t, t); // [1, nh, T, T]
+    if (opts.keyMask) {
+      const padding = where(keyPaddingMask(opts.keyMask, b, t), 0, MASKED); // [B, 1, 1, T]
+      bias = add(bias, padding); // [B, nh, T, T]
+    }
+    const memoryKeyMask = opts.memory && opts.memoryMask ? keyPaddingMask(opts.memoryMask, b, opts.memory.shape[1]!) : null; // [B, 1, 1, S]
+    for (const block of this.block) {
+      x = block.forward(x, bias, { causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask });
+    }
+    return this.finalLayerNorm.forward(x); // [B, T, d]
+  }
+}
+
+export interface T5ForwardOptions {
+  /** Encoder padding [B, S], 1 = token, 0 = padding; also masks the cross-attention keys. */
+  attentionMask?: Tensor;
+  /** Decoder padding [B, T] (on top of the causal mask). */
+  decoderAttentionMask?: Tensor;
+}
+
+/** T5ForConditionalGeneration: `shared`, `encoder`, `decoder`, and `lm_head` unless tied. */
+export class T5ForConditionalGeneration extends Module {
+  readonly shared: Embedding;
+  readonly encoder: T5Stack;
+  readonly decoder: T5Stack;
+  readonly lmHead: Linear | null;
+
+  constructor(readonly config: T5Config, opts: { generator?: Generator } = {}) {
+    super();
+    const g = opts.generator ?? new Generator(0);
+    this.shared = this.module('shared', new Embedding(config.vocab_size, config.d_model, { generator: g }));
+    this.encoder = this.module('encoder', new T5Stack(config, false, g));
+    this.decoder = this.module('decoder', new T5Stack(config, true, g));
+    this.lmHead = config.tie_word_embeddings ? null : this.module('lm_head', new Linear(config.d_model, config.vocab_size, { bias: false, generator: g }));
+  }
+
+  /** input ids [B, S] -> encoder states [B, S, d] */
+  encode(inputIds: Tensor, attentionMask?: Tensor): Tensor {
+    return this.encoder.forward(this.shared.forward(inputIds), attentionMask ? { keyMask: attentionMask } : {});
+  }
+
+  /** decoder ids [B, T], encoder states [B, S, d] -> logits [B, T, V] */
+  decode(decoderInputIds: Tensor, memory: Tensor, opts: T5ForwardOptions = {}): Tensor {
+    const h = this.decoder.forward(this.shared.forward(decoderInputIds), {
+      memory,
+      ...(opts.attentionMask ? { memoryMask: opts.attentionMask } : {}),
+      ...(opts.decoderAttentionMask ? { keyMask: opts.decoderAttentionMask } : {}),
+    }); // [B, T, d]
+    if (this.lmHead) return this.lmHead.forward(h); // [B, T, V]
+    // tied (v1.0): rescale before projecting onto the embedding (Mesh TensorFlow's convention)
+    return matmul(mul(h, this.config.d_model ** -0.5), this.shared.weight.mT); // [B, T, V]
+  }
+
+  /** input ids [B, S], decoder input ids [B, T] (int32) -> logits [B, T, V] */
+  forward(inputIds: Tensor, decoderInputIds: Tensor, opts: T5ForwardOptions = {}): Tensor {
+    if (inputIds.ndim !== 2 || decoderInputIds.ndim !== 2) fail('T5ForConditionalGeneration', 'input ids and decoder input ids must be [B, S] and [B, T]');
+    return this.decode(decoderInputIds, this.encode(inputIds, opts.attentionMask), opts);
+  }
+
+  /**
+   * Loads HF tensor names. Tied copies (`encoder.embed_tokens.weight`, `decoder.embed_tokens.weight`,
+   * and `lm_head.weight` when tied) and old checkpoints' unused
+   * `decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight` are skipped.
+   */
+  loadWeights(source: TensorSource): this {
+    const tied = this.config.tie_word_embeddings;
+    loadWeights(this, source, {
+      what: 'T5ForConditionalGeneration.loadWeights',
+      ignore: (n) => n === 'encoder.embed_tokens.weight' || n === 'decoder.embed_tokens.weight' || (tied && n === 'lm_head.weight')
+        || n === 'decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight',
+    });
+    return this;
+  }
+
+  static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): T5ForConditionalGeneration {
+    return new T5ForConditionalGeneration(T5Config.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+  }
+}
