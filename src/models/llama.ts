@@ -16,10 +16,10 @@ import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.
 import { silu } from '../ops/index.js';
 import {
   Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding,
-  type MultiHeadAttentionOptions, type RopeAngles,
+  type MultiHeadAttentionOptions, type RopeAngles, type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, requirePositiveInt, ropeScalingFromConfig } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** LlamaConfig with config.json field names; defaults are transformers' LlamaConfig (LLaMA-7B). */
@@ -38,6 +38,7 @@ export class LlamaConfig {
   max_position_embeddings = 2048;
   rms_norm_eps = 1e-6;
   rope_theta = 10000;
+  /** {rope_type (or type): linear | dynamic | yarn | llama3, factor, ...}; see ropeScalingFromConfig. */
   rope_scaling: unknown = null;
   attention_bias = false;
   mlp_bias = false;
@@ -59,13 +60,19 @@ export class LlamaConfig {
     return this.head_dim ?? this.hidden_size / this.num_attention_heads;
   }
 
+  /** rope_scaling read into a RopeScaling (null: plain RoPE). */
+  get ropeScaling(): RopeScaling | null {
+    return ropeScalingFromConfig(this.constructor.name, this.rope_scaling, this.max_position_embeddings);
+  }
+
   protected validate(): void {
     const what = this.constructor.name;
     for (const f of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'] as const) requirePositiveInt(what, f, this[f]);
     if (!Number.isInteger(this.headDim)) fail(what, `hidden_size ${this.hidden_size} is not divisible by num_attention_heads ${this.num_attention_heads}`);
     if (this.num_attention_heads % this.numKeyValueHeads !== 0) fail(what, `num_attention_heads ${this.num_attention_heads} is not a multiple of num_key_value_heads ${this.numKeyValueHeads}`);
     if (this.hidden_act !== 'silu') fail(what, `hidden_act '${this.hidden_act}' is not supported (only 'silu')`);
-    if (this.rope_scaling !== null) fail(what, `rope_scaling ${JSON.stringify(this.rope_scaling)} is not supported yet`);
+    requirePositiveInt(what, 'max_position_embeddings', this.max_position_embeddings);
+    void this.ropeScaling; // parses, and so validates, rope_scaling
     if (this.mlp_bias) fail(what, 'mlp_bias is not supported yet');
   }
 }
@@ -123,7 +130,7 @@ export class LlamaModel extends Module {
 
   constructor(readonly config: LlamaConfig, attentionFor: (layer: number) => MultiHeadAttentionOptions, g: Generator) {
     super();
-    this.rope = new RotaryEmbedding({ dim: config.headDim, base: config.rope_theta, layout: 'half' });
+    this.rope = new RotaryEmbedding({ dim: config.headDim, base: config.rope_theta, layout: 'half', scaling: config.ropeScaling });
     this.embedTokens = this.module('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { std: config.initializer_range, generator: g }));
     this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) =>
       new LlamaDecoderLayer(config, { ...attentionFor(i), rope: this.rope, generator: g }, g))));
