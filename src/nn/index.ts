@@ -4,3 +4,4 @@ export * from './layers.js';
 export * from './rope.js';
 export * from './attention.js';
 export * from './module-list.js';
+export * from './alibi.js';
