@@ -5,3 +5,4 @@ export * from './rope.js';
 export * from './attention.js';
 export * from './module-list.js';
 export * from './alibi.js';
+export * from './named.js';
