@@ -15,6 +15,11 @@ modeling_mistral.py, modeling_qwen2.py), written below in plain functions:
 - Mistral: LLaMA + sliding-window causal mask (query i sees key j iff j <= i and i - j < W, as
   transformers' sliding_window_overlay).
 - Qwen2: LLaMA + biases on q/k/v projections (not o_proj).
+- llama-yarn, llama-dynamic: LLaMA with config.rope_scaling; cos/sin from rope_scaling.py (a
+  re-implementation of transformers' modeling_rope_utils).
+
+`/usr/bin/python3 scripts/reference/models.py NAME...` regenerates only the named models (the
+seeds do not depend on which are chosen).
 
 For each model it writes a Hugging Face style folder tests/fixtures/models-<name>/ (config.json
 with some unknown keys, as real ones have, and model.safetensors -- sharded with an index for
@@ -28,9 +33,13 @@ import platform
 import struct
 from datetime import datetime, timezone
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from rope_scaling import cos_sin as scaled_cos_sin
 
 OUT = "tests/fixtures/"
 B, T = 2, 8
@@ -151,7 +160,10 @@ def llama_forward(p, cfg, ids, sliding_window=None):
     bsz, t = ids.shape
     eps = cfg["rms_norm_eps"]
     x = p["model.embed_tokens.weight"][ids]
-    cos, sin = rope_cos_sin(hd, cfg.get("rope_theta", 10000.0), t)
+    if cfg.get("rope_scaling"):
+        cos, sin = scaled_cos_sin(hd, cfg.get("rope_theta", 10000.0), cfg["max_position_embeddings"], cfg["rope_scaling"], list(range(t)))
+    else:
+        cos, sin = rope_cos_sin(hd, cfg.get("rope_theta", 10000.0), t)
     i_ = torch.arange(t)[:, None]
     j_ = torch.arange(t)[None, :]
     allowed = j_ <= i_
@@ -239,6 +251,18 @@ MODELS = {
                 "hidden_act": "silu", "tie_word_embeddings": True, "use_sliding_window": False, "sliding_window": 4,
                 "max_window_layers": 2},
         params=lambda c, g: llama_params(c, g, qkv_bias=True), forward=llama_forward, shards=1),
+    "llama-yarn": dict(  # positions stay inside max_position_embeddings; yarn rescales inv_freq and cos/sin anyway
+        config={"model_type": "llama", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+                "max_position_embeddings": 64, "hidden_act": "silu", "tie_word_embeddings": False,
+                "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16}},
+        params=llama_params, forward=llama_forward, shards=1),
+    "llama-dynamic": dict(  # T = 8 > max_position_embeddings = 4, so the NTK base scaling is active
+        config={"model_type": "llama", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                "num_attention_heads": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "rope_theta": 100.0,
+                "max_position_embeddings": 4, "hidden_act": "silu", "tie_word_embeddings": True,
+                "rope_scaling": {"type": "dynamic", "factor": 3.0}},
+        params=llama_params, forward=llama_forward, shards=1),
 }
 
 
@@ -246,8 +270,10 @@ def f32(t):
     return [float(np.float32(v)) for v in t.detach().reshape(-1).tolist()]
 
 
-def main():
+def main(only):
     for seed, (name, m) in enumerate(MODELS.items()):
+        if only and name not in only:
+            continue
         cfg = m["config"]
         g = torch.Generator().manual_seed(100 + seed)
         params = {k: v.clone().requires_grad_(True) for k, v in m["params"](cfg, g).items()}
@@ -298,4 +324,5 @@ def main():
         print(name, "params", sum(v.numel() for v in params.values()), "loss", float(loss))
 
 
-main()
+if __name__ == "__main__":
+    main(sys.argv[1:])

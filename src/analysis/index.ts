@@ -1,2 +1,3 @@
-/** Analysis tools: calculators (parameters, KV-cache bytes). */
+/** Analysis tools: calculators (parameters, KV-cache bytes), traces of named intermediates. */
 export * from './calc.js';
+export * from './trace.js';

@@ -11,8 +11,9 @@ import { logits } from './commands/logits.js';
 import { ops } from './commands/ops.js';
 import { tokenize } from './commands/tokenize.js';
 import { tokenizer } from './commands/tokenizer.js';
+import { trace } from './commands/trace.js';
 
-const COMMANDS: Command[] = [calc, demo, logits, ops, tokenize, tokenizer];
+const COMMANDS: Command[] = [calc, demo, logits, ops, tokenize, tokenizer, trace];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -5,6 +5,7 @@
  * `architectures`, `torch_dtype`, ...); a known key with the wrong type is an error naming it.
  */
 import { fail } from '../tensor/index.js';
+import type { RopeScaling } from '../nn/index.js';
 
 /** Copies the keys of `dict` that `target` declares (with a default) into `target`, type-checked. */
 export function assignKnown<T extends object>(target: T, dict: Readonly<Record<string, unknown>>, what: string): T {
@@ -32,4 +33,46 @@ const INTEGER_FIELDS = new Set([
 /** Fails naming the field unless `value` is a positive integer. */
 export function requirePositiveInt(what: string, field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) fail(what, `${field} must be a positive integer, got ${value}`);
+}
+
+/**
+ * config.json's `rope_scaling` as a RopeScaling (transformers' `rope_config_validation` and the
+ * ROPE_INIT_FUNCTIONS keys): `rope_type`, or the legacy `type`, is 'linear', 'dynamic', 'yarn' or
+ * 'llama3' ('default' and null mean none). Unsupported types ('longrope', 'su') and missing or
+ * ill-typed fields are errors naming the field.
+ */
+export function ropeScalingFromConfig(what: string, raw: unknown, maxPositionEmbeddings: number): RopeScaling | null {
+  if (raw === null || raw === undefined) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail(what, `rope_scaling must be an object or null, got ${JSON.stringify(raw)}`);
+  const d = raw as Record<string, unknown>;
+  const type = d.rope_type ?? d.type;
+  const num = (key: string, fallback?: number): number => {
+    const v = d[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(what, `rope_scaling.${key} must be a number, got ${JSON.stringify(d[key])}`);
+    return v;
+  };
+  const optNum = (key: string): number | undefined => (d[key] === undefined || d[key] === null ? undefined : num(key));
+  const factor = (): number => {
+    const f = num('factor');
+    if (!(f >= 1)) fail(what, `rope_scaling.factor must be >= 1, got ${f}`);
+    return f;
+  };
+  switch (type) {
+    case 'default': return null;
+    case 'linear': return { type, factor: factor() };
+    case 'dynamic': return { type, factor: factor(), maxPositionEmbeddings };
+    case 'yarn': {
+      const s: RopeScaling = { type, factor: factor(), originalMaxPositionEmbeddings: num('original_max_position_embeddings', maxPositionEmbeddings) };
+      const opt = { betaFast: optNum('beta_fast'), betaSlow: optNum('beta_slow'), attentionFactor: optNum('attention_factor'), mscale: optNum('mscale'), mscaleAllDim: optNum('mscale_all_dim') };
+      for (const [k, v] of Object.entries(opt)) if (v !== undefined) (s as Record<string, unknown>)[k] = v;
+      return s;
+    }
+    case 'llama3': {
+      const s = { type, factor: factor(), lowFreqFactor: num('low_freq_factor'), highFreqFactor: num('high_freq_factor'), originalMaxPositionEmbeddings: num('original_max_position_embeddings') } as const;
+      if (!(s.highFreqFactor > s.lowFreqFactor)) fail(what, `rope_scaling.high_freq_factor ${s.highFreqFactor} must exceed low_freq_factor ${s.lowFreqFactor}`);
+      return s;
+    }
+    default:
+      return fail(what, `rope_scaling type ${JSON.stringify(type)} is not supported (linear, dynamic, yarn, llama3)`);
+  }
 }

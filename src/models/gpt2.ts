@@ -14,7 +14,7 @@
  */
 import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, scaledDotProductAttention, split } from '../ops/index.js';
-import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
+import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, requirePositiveInt } from './config.js';
 import { loadWeights } from './weights.js';
@@ -117,7 +117,8 @@ export class GPT2Block extends Module {
   readonly ln2: LayerNorm;
   readonly mlp: GPT2MLP;
 
-  constructor(config: GPT2Config, g: Generator) {
+  /** `layer` is the block index, for the names of intermediates. */
+  constructor(config: GPT2Config, g: Generator, readonly layer = 0) {
     super();
     this.ln1 = this.module('ln_1', new LayerNorm(config.n_embd, config.layer_norm_epsilon));
     this.attn = this.module('attn', new GPT2Attention(config, g));
@@ -126,10 +127,13 @@ export class GPT2Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const attnOut = this.attn.forward(this.ln1.forward(x));
-    const afterAttn = add(x, attnOut);
-    const mlpOut = this.mlp.forward(this.ln2.forward(afterAttn));
-    return add(afterAttn, mlpOut); // [B, T, D]
+    const il = this.layer;
+    const attnNorm = named(this.ln1.forward(x), 'attn_norm', il); // [B, T, D]
+    const attnOut = named(this.attn.forward(attnNorm), 'attn_out', il); // [B, T, D]
+    const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
+    const ffnNorm = named(this.ln2.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
+    const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
+    return named(add(afterAttn, mlpOut), 'l_out', il); // [B, T, D]
   }
 }
 
@@ -145,7 +149,7 @@ export class GPT2Model extends Module {
     const std = config.initializer_range;
     this.wte = this.module('wte', new Embedding(config.vocab_size, config.n_embd, { std, generator: g }));
     this.wpe = this.module('wpe', new Embedding(config.n_positions, config.n_embd, { std, generator: g }));
-    this.h = this.module('h', new ModuleList(Array.from({ length: config.n_layer }, () => new GPT2Block(config, g))));
+    this.h = this.module('h', new ModuleList(Array.from({ length: config.n_layer }, (_, i) => new GPT2Block(config, g, i))));
     this.lnF = this.module('ln_f', new LayerNorm(config.n_embd, config.layer_norm_epsilon));
   }
 
@@ -154,9 +158,9 @@ export class GPT2Model extends Module {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     if (t > this.config.n_positions) fail('GPT2Model', `sequence of ${t} tokens exceeds n_positions ${this.config.n_positions}`);
     const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => i), [t]); // [T]
-    let x = add(this.wte.forward(inputIds), this.wpe.forward(positions)); // [B, T, D]
+    let x = named(add(this.wte.forward(inputIds), this.wpe.forward(positions)), 'inp_embd'); // [B, T, D]
     for (const block of this.h) x = block.forward(x);
-    return this.lnF.forward(x);
+    return named(this.lnF.forward(x), 'result_norm');
   }
 }
 
@@ -175,8 +179,8 @@ export class GPT2LMHeadModel extends Module {
   /** ids [B, T] int32 -> logits [B, T, V] */
   forward(inputIds: Tensor): Tensor {
     const hidden = this.transformer.forward(inputIds); // [B, T, D]
-    if (this.lmHead) return this.lmHead.forward(hidden); // [B, T, V]
-    return matmul(hidden, this.transformer.wte.weight.mT); // [B, T, V], tied: hidden @ wte^T
+    if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
+    return named(matmul(hidden, this.transformer.wte.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ wte^T
   }
 
   /**

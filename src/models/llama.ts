@@ -15,11 +15,11 @@
 import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.js';
 import { silu } from '../ops/index.js';
 import {
-  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding,
-  type MultiHeadAttentionOptions, type RopeAngles,
+  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, named,
+  type MultiHeadAttentionOptions, type RopeAngles, type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, requirePositiveInt, ropeScalingFromConfig } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** LlamaConfig with config.json field names; defaults are transformers' LlamaConfig (LLaMA-7B). */
@@ -38,6 +38,7 @@ export class LlamaConfig {
   max_position_embeddings = 2048;
   rms_norm_eps = 1e-6;
   rope_theta = 10000;
+  /** {rope_type (or type): linear | dynamic | yarn | llama3, factor, ...}; see ropeScalingFromConfig. */
   rope_scaling: unknown = null;
   attention_bias = false;
   mlp_bias = false;
@@ -59,13 +60,19 @@ export class LlamaConfig {
     return this.head_dim ?? this.hidden_size / this.num_attention_heads;
   }
 
+  /** rope_scaling read into a RopeScaling (null: plain RoPE). */
+  get ropeScaling(): RopeScaling | null {
+    return ropeScalingFromConfig(this.constructor.name, this.rope_scaling, this.max_position_embeddings);
+  }
+
   protected validate(): void {
     const what = this.constructor.name;
     for (const f of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'] as const) requirePositiveInt(what, f, this[f]);
     if (!Number.isInteger(this.headDim)) fail(what, `hidden_size ${this.hidden_size} is not divisible by num_attention_heads ${this.num_attention_heads}`);
     if (this.num_attention_heads % this.numKeyValueHeads !== 0) fail(what, `num_attention_heads ${this.num_attention_heads} is not a multiple of num_key_value_heads ${this.numKeyValueHeads}`);
     if (this.hidden_act !== 'silu') fail(what, `hidden_act '${this.hidden_act}' is not supported (only 'silu')`);
-    if (this.rope_scaling !== null) fail(what, `rope_scaling ${JSON.stringify(this.rope_scaling)} is not supported yet`);
+    requirePositiveInt(what, 'max_position_embeddings', this.max_position_embeddings);
+    void this.ropeScaling; // parses, and so validates, rope_scaling
     if (this.mlp_bias) fail(what, 'mlp_bias is not supported yet');
   }
 }
@@ -98,7 +105,8 @@ export class LlamaDecoderLayer extends Module {
   readonly postAttentionLayernorm: RMSNorm;
   readonly mlp: LlamaMLP;
 
-  constructor(config: LlamaConfig, attention: MultiHeadAttentionOptions, g: Generator) {
+  /** `layer` is the block index, for the names of intermediates. */
+  constructor(config: LlamaConfig, attention: MultiHeadAttentionOptions, g: Generator, readonly layer = 0) {
     super();
     this.inputLayernorm = this.module('input_layernorm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
     this.selfAttn = this.module('self_attn', new MultiHeadAttention(attention));
@@ -107,10 +115,13 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(x: Tensor, angles: RopeAngles): Tensor {
-    const attnOut = this.selfAttn.forward(this.inputLayernorm.forward(x), { angles });
-    const afterAttn = add(x, attnOut); // [B, T, D]
-    const mlpOut = this.mlp.forward(this.postAttentionLayernorm.forward(afterAttn));
-    return add(afterAttn, mlpOut); // [B, T, D]
+    const il = this.layer;
+    const attnNorm = named(this.inputLayernorm.forward(x), 'attn_norm', il); // [B, T, D]
+    const attnOut = named(this.selfAttn.forward(attnNorm, { angles }), 'attn_out', il); // [B, T, D]
+    const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
+    const ffnNorm = named(this.postAttentionLayernorm.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
+    const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
+    return named(add(afterAttn, mlpOut), 'l_out', il); // [B, T, D]
   }
 }
 
@@ -123,10 +134,10 @@ export class LlamaModel extends Module {
 
   constructor(readonly config: LlamaConfig, attentionFor: (layer: number) => MultiHeadAttentionOptions, g: Generator) {
     super();
-    this.rope = new RotaryEmbedding({ dim: config.headDim, base: config.rope_theta, layout: 'half' });
+    this.rope = new RotaryEmbedding({ dim: config.headDim, base: config.rope_theta, layout: 'half', scaling: config.ropeScaling });
     this.embedTokens = this.module('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { std: config.initializer_range, generator: g }));
     this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) =>
-      new LlamaDecoderLayer(config, { ...attentionFor(i), rope: this.rope, generator: g }, g))));
+      new LlamaDecoderLayer(config, { ...attentionFor(i), rope: this.rope, generator: g }, g, i))));
     this.norm = this.module('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
   }
 
@@ -134,9 +145,9 @@ export class LlamaModel extends Module {
   forward(inputIds: Tensor): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     const angles = this.rope.angles(Array.from({ length: t }, (_, i) => i)); // cos, sin [T, hd/2], shared by all layers
-    let x = this.embedTokens.forward(inputIds); // [B, T, D]
+    let x = named(this.embedTokens.forward(inputIds), 'inp_embd'); // [B, T, D]
     for (const layer of this.layers) x = layer.forward(x, angles);
-    return this.norm.forward(x);
+    return named(this.norm.forward(x), 'result_norm');
   }
 }
 
@@ -176,8 +187,8 @@ export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Modul
   /** ids [B, T] int32 -> logits [B, T, V] */
   forward(inputIds: Tensor): Tensor {
     const hidden = this.model.forward(inputIds); // [B, T, D]
-    if (this.lmHead) return this.lmHead.forward(hidden); // [B, T, V]
-    return matmul(hidden, this.model.embedTokens.weight.mT); // [B, T, V], tied: hidden @ embed_tokens^T
+    if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
+    return named(matmul(hidden, this.model.embedTokens.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embed_tokens^T
   }
 
   /** Loads HF checkpoint tensors; skips `rotary_emb.inv_freq` buffers and a tied `lm_head.weight`. */

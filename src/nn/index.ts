@@ -4,3 +4,5 @@ export * from './layers.js';
 export * from './rope.js';
 export * from './attention.js';
 export * from './module-list.js';
+export * from './alibi.js';
+export * from './named.js';

@@ -1,5 +1,5 @@
 /**
- * GPT-2, LLaMA, Mistral and Qwen2 against tests/fixtures/models-*.json (scripts/reference/models.py,
+ * GPT-2, LLaMA (also with yarn and dynamic rope_scaling), Mistral and Qwen2 against tests/fixtures/models-*.json (scripts/reference/models.py,
  * a torch re-implementation of transformers' modeling code): the weights are loaded from the
  * fixture's Hugging Face folder (config.json + safetensors, sharded for llama); logits must match
  * within max |diff| <= 1e-4, and the gradient of the mean cross-entropy w.r.t. every parameter
@@ -28,6 +28,7 @@ interface ModelFixture {
 
 const EXPECTED_CLASS: Record<string, Function> = {
   gpt2: GPT2LMHeadModel, llama: LlamaForCausalLM, 'llama-bias': LlamaForCausalLM, mistral: MistralForCausalLM, qwen2: Qwen2ForCausalLM,
+  'llama-yarn': LlamaForCausalLM, 'llama-dynamic': LlamaForCausalLM,
 };
 
 function ids(rows: number[][]) {

@@ -23,13 +23,25 @@ describe('configs', () => {
     assert.equal(GPT2Config.fromDict({ ...tinyGpt2, n_inner: null }).n_inner, null);
   });
 
+  it('reads rope_scaling (rope_type or the legacy type key) into a RopeScaling', () => {
+    assert.equal(LlamaConfig.fromDict(tinyLlama).ropeScaling, null);
+    assert.deepEqual(LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { type: 'linear', factor: 2 } }).ropeScaling, { type: 'linear', factor: 2 });
+    assert.deepEqual(LlamaConfig.fromDict({ ...tinyLlama, max_position_embeddings: 32, rope_scaling: { rope_type: 'dynamic', factor: 4 } }).ropeScaling,
+      { type: 'dynamic', factor: 4, maxPositionEmbeddings: 32 });
+    assert.deepEqual(LlamaConfig.fromDict({ ...tinyLlama, max_position_embeddings: 32, rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: 16 } }).ropeScaling,
+      { type: 'yarn', factor: 4, originalMaxPositionEmbeddings: 32, betaFast: 16 });
+    assert.equal(LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { rope_type: 'default' } }).ropeScaling, null);
+  });
+
   it('names the field that is wrong', () => {
     assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, hidden_size: '8' }), /LlamaConfig: hidden_size must be number, got "8"/);
     assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, num_key_value_heads: 3 }), /num_attention_heads 2 is not a multiple of num_key_value_heads 3/);
     assert.throws(() => GPT2Config.fromDict({ ...tinyGpt2, n_head: 3 }), /GPT2Config: n_embd 8 is not divisible by n_head 3/);
     assert.throws(() => GPT2Config.fromDict({ ...tinyGpt2, activation_function: 'swish' }), /activation_function 'swish' is not supported/);
     assert.throws(() => Qwen2Config.fromDict({ ...tinyLlama, use_sliding_window: true }), /use_sliding_window is not supported yet/);
-    assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { type: 'linear', factor: 2 } }), /rope_scaling .* is not supported yet/);
+    assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { type: 'longrope', factor: 2 } }), /LlamaConfig: rope_scaling type "longrope" is not supported/);
+    assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { rope_type: 'yarn' } }), /LlamaConfig: rope_scaling.factor must be a number, got undefined/);
+    assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, original_max_position_embeddings: 64 } }), /rope_scaling.high_freq_factor must be a number/);
     assert.throws(() => loadPretrained({ config: { model_type: 't5' }, weights: mapSource(new Map()) }), /model_type "t5" is not supported/);
   });
 });
