@@ -1,6 +1,6 @@
 // attn's WebAssembly kernels. Built twice by scripts/build-wasm.mjs: with plain SIMD128 and
 // with relaxed SIMD (fused multiply-add); the loader picks what the runtime supports.
-export { packBytes, heapBase, gemmRegion, gemmBatched, gemmShared } from './gemm';
+export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
 export { matvec, readSum } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';

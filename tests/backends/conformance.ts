@@ -269,7 +269,7 @@ export function conformanceSuite(backend: Backend): void {
         [[1, 1000], [1000, 129], 'contiguous', 'permuted'],
         [[257, 1], [1, 33], 'permuted', 'contiguous'],
         [[4, 2, 37, 64], [4, 2, 64, 37], 'contiguous', 'permuted'],
-        // single matrices with many rows: the threads share one packed B block (several K blocks)
+        // single matrices with many rows, split into row blocks across threads (several K blocks)
         [[257, 100], [100, 70], 'permuted', 'contiguous'],
         [[300, 513], [513, 41], 'strided', 'permuted'],
       ];

@@ -9,14 +9,10 @@ import { sizeOf, type ComputeDType, type TypedArray, type View } from '../../ten
 import { matmul as referenceMatmul } from '../reference/matmul.js';
 import { offsetsOf } from '../reference/strided.js';
 import { WasmOutOfMemory, resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
-import { JOB_GEMM, JOB_GEMM_SHARED, JOB_MATVEC, type ThreadPool } from './pool.js';
+import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
 const MR = 6;
 const NR = 8;
-/** Rows of A per L2 block and the B pack block (KC x NC), as in assembly/gemm.ts. */
-const MC = 96;
-const KC = 256;
-const NC = 2048;
 /** Below this many multiply-adds the JS reference kernel wins (no copies, no dispatch). */
 const MIN_WASM_MACS = 4096;
 /** Below this many multiply-adds one thread beats waking the others. */
@@ -120,16 +116,6 @@ function gemm(
     rt.f32(cPtr, nb * m * n).fill(0);
 
     const threads = macs < MIN_THREADED_MACS ? 1 : pool.size;
-    if (nb === 1 && threads > 1 && m >= MC * threads) {
-      // one big matrix: the threads share one packed B block and split the row blocks
-      const sharedB = rt.alloc(KC * Math.min(NC, Math.ceil(n / NR) * NR) * 4);
-      const bar = rt.alloc(8);
-      rt.i32(bar, 2).fill(0);
-      pool.run(JOB_GEMM_SHARED, [
-        A.ptr + A.batchOffsets[0]! * 4, A.rs, A.cs, B.ptr + B.batchOffsets[0]! * 4, B.rs, B.cs, cPtr, n, m, n, k, sharedB, bar,
-      ]);
-      return c.done();
-    }
     // Items: whole matrices when there are enough of them, else row (or column) blocks of C.
     let rowBlock = m;
     let colBlock = n;

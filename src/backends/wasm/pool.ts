@@ -22,7 +22,6 @@ export const JOB_ATTN_FWD = 2;
 export const JOB_ATTN_BWD = 3;
 export const JOB_MATVEC = 4;
 export const JOB_READ = 5;
-export const JOB_GEMM_SHARED = 6;
 /** Word where thread t leaves a float result (JOB_READ). */
 export const RESULTS = 40;
 
@@ -46,10 +45,6 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       }
       break;
     }
-    case JOB_GEMM_SHARED:
-      // every thread takes part (the kernel's barriers count nt threads)
-      if (t < nt) e.gemmShared(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), t, nt, a(11), a(12), rt.workPointer(t));
-      break;
     case JOB_MATVEC: {
       const [s, end] = share(a(9));
       if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, rt.workPointer(t));

@@ -56,10 +56,6 @@ export interface KernelExports {
     c: number, m: number, n: number, k: number, rowBlock: number, colBlock: number, itemStart: number, itemEnd: number,
     work: number,
   ): void;
-  gemmShared(
-    a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number, ldc: number,
-    m: number, n: number, k: number, t: number, nthreads: number, sharedB: number, bar: number, work: number,
-  ): void;
   attnForward(
     q: number, k: number, v: number, out: number, lse: number, hq: number, hkv: number, tq: number, tk: number,
     d: number, dv: number, scale: number, causal: number, window: number, bias: number, sb: number, sh: number,
