@@ -39,31 +39,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from safetensors_io import write_safetensors
+
 from rope_scaling import cos_sin as scaled_cos_sin
 
 OUT = "tests/fixtures/"
 B, T = 2, 8
-
-# ---------------------------------------------------------------------------------------------
-# safetensors writing (the format spec: u64 LE header length, JSON header padded to 8, raw LE data)
-
-
-def write_safetensors(path, tensors, metadata=None):
-    names = sorted(tensors)
-    header = {"__metadata__": metadata} if metadata else {}
-    blobs, offset = [], 0
-    for n in names:
-        b = tensors[n].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[n] = {"dtype": "F32", "shape": list(tensors[n].shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 # ---------------------------------------------------------------------------------------------

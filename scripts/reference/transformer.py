@@ -34,28 +34,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from safetensors_io import write_safetensors
+
 OUT = "tests/fixtures/"
 B, S, T = 2, 7, 6
 CFG = {"vocab_size": 48, "d_model": 32, "nhead": 4, "num_encoder_layers": 2, "num_decoder_layers": 2,
        "dim_feedforward": 64, "layer_norm_eps": 1e-5, "max_position_embeddings": 32, "pad_token_id": 0}
 
 
-def write_safetensors(path, tensors, metadata=None):  # as scripts/reference/models.py
-    names = sorted(tensors)
-    header = {"__metadata__": metadata} if metadata else {}
-    blobs, offset = [], 0
-    for n in names:
-        b = tensors[n].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[n] = {"dtype": "F32", "shape": list(tensors[n].shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def sinusoid(n, d):
