@@ -7,6 +7,8 @@ import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import { MistralForCausalLM } from './mistral.js';
 import { Qwen2ForCausalLM } from './qwen2.js';
+import { T5ForConditionalGeneration } from './t5.js';
+import { Transformer } from './transformer.js';
 
 /**
  * A language model: ids [B, T] int32 -> logits [B, T, V]. Causal for the decoder families; for
@@ -35,4 +37,46 @@ export function loadPretrained(p: Pretrained): CausalLM {
   const make = typeof type === 'string' ? MODEL_FAMILIES[type] : undefined;
   if (!make) fail('loadPretrained', `model_type ${JSON.stringify(type)} is not supported (${Object.keys(MODEL_FAMILIES).join(', ')})`);
   return make(p);
+}
+
+/** How a family maps ids to logits: one causal stack, one bidirectional stack (masked LM), or encoder + decoder. */
+export type ModelKind = 'decoder-only' | 'encoder-only' | 'encoder-decoder';
+
+/** An encoder-decoder LM: encoder ids [B, S] and decoder ids [B, T] int32 -> logits [B, T, V]. */
+export interface Seq2SeqLM extends Module {
+  forward(inputIds: Tensor, decoderInputIds: Tensor): Tensor;
+}
+
+/** model_type -> kind, for every family {@link loadModel} builds. */
+export const MODEL_KINDS: Readonly<Record<string, ModelKind>> = {
+  bert: 'encoder-only',
+  gpt2: 'decoder-only',
+  llama: 'decoder-only',
+  mistral: 'decoder-only',
+  qwen2: 'decoder-only',
+  t5: 'encoder-decoder',
+  // the original encoder-decoder (torch.nn.Transformer's names), as scripts/reference/transformer.py writes it
+  transformer: 'encoder-decoder',
+};
+
+/** A loaded model tagged with its kind, so callers get the forward signature that kind has. */
+export type LoadedModel =
+  | { kind: 'decoder-only'; modelType: string; model: CausalLM }
+  | { kind: 'encoder-only'; modelType: string; model: BertForMaskedLM }
+  | { kind: 'encoder-decoder'; modelType: string; model: Seq2SeqLM };
+
+/**
+ * Builds the model named by config.model_type, decoder-only, encoder-only or encoder-decoder, and
+ * loads its weights. {@link loadPretrained} stays the entry point for the ids -> logits families.
+ */
+export function loadModel(p: Pretrained): LoadedModel {
+  const type = p.config['model_type'];
+  const kind = typeof type === 'string' ? MODEL_KINDS[type] : undefined;
+  if (typeof type !== 'string' || kind === undefined) fail('loadModel', `model_type ${JSON.stringify(type)} is not supported (${Object.keys(MODEL_KINDS).join(', ')})`);
+  switch (type) {
+    case 'bert': return { kind: 'encoder-only', modelType: type, model: BertForMaskedLM.fromPretrained(p) };
+    case 't5': return { kind: 'encoder-decoder', modelType: type, model: T5ForConditionalGeneration.fromPretrained(p) };
+    case 'transformer': return { kind: 'encoder-decoder', modelType: type, model: Transformer.fromPretrained(p) };
+    default: return { kind: 'decoder-only', modelType: type, model: loadPretrained(p) };
+  }
 }
