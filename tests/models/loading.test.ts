@@ -3,8 +3,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig, Qwen2Config, Generator,
-  mapSource, tensor, zeros, loadPretrained, type Tensor,
+  mapSource, tensor, zeros, loadPretrained, loadModel, readHfFolder, BertForMaskedLM, T5ForConditionalGeneration, Transformer, type Tensor,
 } from '../../src/index.js';
+import { join } from 'node:path';
+import { FIXTURES } from '../helpers.js';
 
 const tinyLlama = { vocab_size: 16, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 };
 const tinyGpt2 = { vocab_size: 16, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 2 };
@@ -43,6 +45,25 @@ describe('configs', () => {
     assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { rope_type: 'yarn' } }), /LlamaConfig: rope_scaling.factor must be a number, got undefined/);
     assert.throws(() => LlamaConfig.fromDict({ ...tinyLlama, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, original_max_position_embeddings: 64 } }), /rope_scaling.high_freq_factor must be a number/);
     assert.throws(() => loadPretrained({ config: { model_type: 't5' }, weights: mapSource(new Map()) }), /model_type "t5" is not supported/);
+  });
+});
+
+describe('loadModel', () => {
+  it('tags each fixture folder with its kind and the class of that kind; unknown model_types name the supported ones', () => {
+    const cases: [string, string, new (...a: never[]) => unknown][] = [
+      ['models-bert', 'encoder-only', BertForMaskedLM],
+      ['models-t5', 'encoder-decoder', T5ForConditionalGeneration],
+      ['models-t5-v1_1', 'encoder-decoder', T5ForConditionalGeneration],
+      ['models-transformer', 'encoder-decoder', Transformer],
+      ['models-gpt2', 'decoder-only', GPT2LMHeadModel],
+      ['models-llama', 'decoder-only', LlamaForCausalLM],
+    ];
+    for (const [folder, kind, cls] of cases) {
+      const m = loadModel(readHfFolder(join(FIXTURES, folder)));
+      assert.equal(m.kind, kind, folder);
+      assert.ok(m.model instanceof cls, folder);
+    }
+    assert.throws(() => loadModel({ config: { model_type: 'bart' }, weights: mapSource(new Map()) }), /loadModel: model_type "bart" is not supported \(bert, gpt2, llama, mistral, qwen2, t5, transformer\)/);
   });
 });
 
