@@ -6,6 +6,7 @@ import { AttnError } from '../tensor/index.js';
 import { TokenizerError } from '../tokenizers/index.js';
 import { UsageError, type Command } from './command.js';
 import { calc } from './commands/calc.js';
+import { convert } from './commands/convert.js';
 import { demo } from './commands/demo.js';
 import { logits } from './commands/logits.js';
 import { ops } from './commands/ops.js';
@@ -13,7 +14,7 @@ import { tokenize } from './commands/tokenize.js';
 import { tokenizer } from './commands/tokenizer.js';
 import { trace } from './commands/trace.js';
 
-const COMMANDS: Command[] = [calc, demo, logits, ops, tokenize, tokenizer, trace];
+const COMMANDS: Command[] = [calc, convert, demo, logits, ops, tokenize, tokenizer, trace];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

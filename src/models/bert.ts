@@ -19,7 +19,7 @@ import { add, fail, fromTypedArray, matmul, tanh, zeros, Generator, type Tensor 
 import { gelu, relu, scaledDotProductAttention } from '../ops/index.js';
 import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt } from './config.js';
 import { keyPaddingMask } from './transformer.js';
 import { loadWeights } from './weights.js';
 
@@ -51,6 +51,13 @@ export class BertConfig {
     if (!(c.hidden_act in ACTIVATIONS)) fail('BertConfig', `hidden_act '${c.hidden_act}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
     if (c.position_embedding_type !== 'absolute') fail('BertConfig', `position_embedding_type '${c.position_embedding_type}' is not supported (absolute)`);
     return c;
+  }
+
+  /** config.json fields (fromDict(toDict()) gives an equal config); a null id2label is left out, as transformers then makes num_labels labels. */
+  toDict(): Record<string, unknown> {
+    const d = configToDict(this);
+    if (d['id2label'] === null) delete d['id2label'];
+    return d;
   }
 }
 

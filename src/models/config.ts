@@ -30,6 +30,15 @@ const INTEGER_FIELDS = new Set([
   'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'max_position_embeddings', 'sliding_window',
 ]);
 
+/**
+ * The inverse of assignKnown: a config's own fields as a config.json dictionary (HF field names,
+ * `model_type` included; getters such as `headDim` are not fields and are left out). Values are
+ * copied, so editing the dictionary does not change the config.
+ */
+export function configToDict(config: object): Record<string, unknown> {
+  return structuredClone({ ...config }) as Record<string, unknown>;
+}
+
 /** Fails naming the field unless `value` is a positive integer. */
 export function requirePositiveInt(what: string, field: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) fail(what, `${field} must be a positive integer, got ${value}`);

@@ -16,7 +16,7 @@ import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tenso
 import { gelu, relu, scaledDotProductAttention, split } from '../ops/index.js';
 import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** GPT2Config with config.json field names; defaults are those of transformers' GPT2Config (gpt2 small). */
@@ -40,6 +40,11 @@ export class GPT2Config {
     if (c.n_embd % c.n_head !== 0) fail('GPT2Config', `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
     if (!(c.activation_function in ACTIVATIONS)) fail('GPT2Config', `activation_function '${c.activation_function}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
     return c;
+  }
+
+  /** config.json fields (fromDict(toDict()) gives an equal config). */
+  toDict(): Record<string, unknown> {
+    return configToDict(this);
   }
 }
 

@@ -19,7 +19,7 @@ import {
   type MultiHeadAttentionOptions, type RopeAngles, type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt, ropeScalingFromConfig } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt, ropeScalingFromConfig } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** LlamaConfig with config.json field names; defaults are transformers' LlamaConfig (LLaMA-7B). */
@@ -50,6 +50,11 @@ export class LlamaConfig {
     const c = assignKnown(new this(), dict, this.name);
     c.validate();
     return c;
+  }
+
+  /** config.json fields (fromDict(toDict()) gives an equal config); subclasses' fields included. */
+  toDict(): Record<string, unknown> {
+    return configToDict(this);
   }
 
   get numKeyValueHeads(): number {

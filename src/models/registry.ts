@@ -80,3 +80,26 @@ export function loadModel(p: Pretrained): LoadedModel {
     default: return { kind: 'decoder-only', modelType: type, model: loadPretrained(p) };
   }
 }
+
+/** A loaded model as a Hugging Face folder holds it: what writeHfFolder takes. */
+export interface HfExport {
+  /** config.json: the typed config's fields with `architectures` naming the class. */
+  config: Record<string, unknown>;
+  /**
+   * Checkpoint tensors by their HF names: the model's parameters, whose names are the checkpoint
+   * names. A tied head is not a parameter and so is not written, as transformers' save_pretrained
+   * drops shared tensors (GPT-2 without `lm_head.weight`, BERT without `cls.predictions.decoder.*`).
+   */
+  tensors: Map<string, Tensor>;
+}
+
+/** The config and tensors that reproduce `model` as a Hugging Face folder (the inverse of loadPretrained). */
+export function toHfExport(model: CausalLM): HfExport {
+  const config = (model as { config?: { toDict?: () => Record<string, unknown> } }).config;
+  if (typeof config?.toDict !== 'function') fail('toHfExport', `${model.constructor.name} has no config with toDict()`);
+  const dict = config.toDict();
+  if (typeof dict['model_type'] !== 'string' || !MODEL_FAMILIES[dict['model_type']]) {
+    fail('toHfExport', `${model.constructor.name}: model_type ${JSON.stringify(dict['model_type'])} is not one loadPretrained reads back`);
+  }
+  return { config: { architectures: [model.constructor.name], ...dict }, tensors: model.stateDict() };
+}
