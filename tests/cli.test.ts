@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -47,6 +49,17 @@ describe('attn CLI', () => {
     assert.ok(first > 2.0, `initial loss ${first} should be near ln 10 = 2.30`);
     assert.ok(last < 0.8, `loss after 60 steps ${last}`);
     assert.ok(out.accuracy > 0.6, `accuracy ${out.accuracy}`);
+  });
+
+  it('a closed output pipe (attn ... | head -c 20) ends quietly with status 0', () => {
+    // far more output than a pipe buffer holds, so writes hit the closed pipe
+    const dir = mkdtempSync(join(tmpdir(), 'attn-pipe-'));
+    const input = join(dir, 'text.txt');
+    writeFileSync(input, 'the quick brown fox jumps over the lazy dog. '.repeat(8000));
+    const cmd = `"${process.execPath}" "${MAIN}" tokenize --tokenizer r50k_base --input "${input}" | head -c 20; echo; echo "status:\${PIPESTATUS[0]}"`;
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+    assert.match(r.stdout, /status:0\s*$/, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Error/);
   });
 
   it('ops --json reports the backend and fused kernels', () => {
