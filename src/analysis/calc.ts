@@ -11,7 +11,9 @@
  * forward matmul: gradients w.r.t. inputs and w.r.t. weights), the usual 6N-per-token rule.
  */
 import { bytesPerElement, fail, type DType } from '../tensor/index.js';
-import { GPT2Config, LlamaConfig, MistralConfig, Qwen2Config, assignKnown, requirePositiveInt } from '../models/index.js';
+import {
+  BertConfig, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config, T5Config, TransformerConfig, requirePositiveInt,
+} from '../models/index.js';
 
 export interface ParamBreakdown {
   /** Token (and learned position) embeddings. */
@@ -106,93 +108,8 @@ export function kvCacheBytesFor(c: GPT2Config | LlamaConfig, o: { tokens: number
   return kvCacheBytes({ numLayers: c.num_hidden_layers, numKeyValueHeads: c.numKeyValueHeads, headDim: c.headDim, ...o });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Families attn does not instantiate (yet): typed configs with their Hugging Face field names,
-// read like the model configs (unknown keys ignored, known keys type-checked).
-
-/** BERT (transformers `BertConfig`): post-norm encoder, learned positions and token types, pooler. */
-export class BertCalcConfig {
-  model_type = 'bert';
-  vocab_size = 30522;
-  hidden_size = 768;
-  num_hidden_layers = 12;
-  num_attention_heads = 12;
-  intermediate_size = 3072;
-  max_position_embeddings = 512;
-  type_vocab_size = 2;
-
-  static fromDict(dict: Readonly<Record<string, unknown>>): BertCalcConfig {
-    const c = assignKnown(new BertCalcConfig(), dict, 'BertConfig');
-    for (const f of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size'] as const) requirePositiveInt('BertConfig', f, c[f]);
-    if (c.hidden_size % c.num_attention_heads !== 0) fail('BertConfig', `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
-    return c;
-  }
-}
-
-/** T5 (transformers `T5Config`): bias-free projections, RMS LayerNorms, relative position buckets. */
-export class T5CalcConfig {
-  model_type = 't5';
-  vocab_size = 32128;
-  d_model = 512;
-  d_kv = 64;
-  d_ff = 2048;
-  num_layers = 6;
-  /** null means num_layers. */
-  num_decoder_layers: number | null = null;
-  num_heads = 8;
-  relative_attention_num_buckets = 32;
-  /** 'relu' (T5): wi, wo; 'gated-gelu' (T5 v1.1, flan-t5): wi_0, wi_1, wo. */
-  feed_forward_proj = 'relu';
-  tie_word_embeddings = true;
-
-  static fromDict(dict: Readonly<Record<string, unknown>>): T5CalcConfig {
-    const c = assignKnown(new T5CalcConfig(), dict, 'T5Config');
-    for (const f of ['vocab_size', 'd_model', 'd_kv', 'd_ff', 'num_layers', 'num_heads', 'relative_attention_num_buckets'] as const) requirePositiveInt('T5Config', f, c[f]);
-    if (c.num_decoder_layers !== null) requirePositiveInt('T5Config', 'num_decoder_layers', c.num_decoder_layers);
-    return c;
-  }
-
-  get decoderLayers(): number {
-    return this.num_decoder_layers ?? this.num_layers;
-  }
-
-  get gated(): boolean {
-    return this.feed_forward_proj.startsWith('gated-');
-  }
-}
-
-/**
- * The original encoder-decoder Transformer (Vaswani et al. 2017), with the field names of
- * transformers' Marian/BART configs. Sinusoidal positions (no parameters), biases on every
- * projection, post-norm (two LayerNorms per encoder layer, three per decoder layer, no final one).
- */
-export class TransformerCalcConfig {
-  model_type = 'transformer';
-  vocab_size = 32000;
-  d_model = 512;
-  encoder_layers = 6;
-  decoder_layers = 6;
-  encoder_attention_heads = 8;
-  decoder_attention_heads = 8;
-  encoder_ffn_dim = 2048;
-  decoder_ffn_dim = 2048;
-  /** One embedding matrix for source and target tokens. */
-  share_encoder_decoder_embeddings = true;
-  /** The pre-softmax projection reuses the (target) embedding matrix. */
-  tie_word_embeddings = true;
-
-  static fromDict(dict: Readonly<Record<string, unknown>>): TransformerCalcConfig {
-    const c = assignKnown(new TransformerCalcConfig(), dict, 'TransformerConfig');
-    for (const f of ['vocab_size', 'd_model', 'encoder_layers', 'decoder_layers', 'encoder_attention_heads', 'decoder_attention_heads', 'encoder_ffn_dim', 'decoder_ffn_dim'] as const) requirePositiveInt('TransformerConfig', f, c[f]);
-    for (const f of ['encoder_attention_heads', 'decoder_attention_heads'] as const) {
-      if (c.d_model % c[f] !== 0) fail('TransformerConfig', `d_model ${c.d_model} is not divisible by ${f} ${c[f]}`);
-    }
-    return c;
-  }
-}
-
 /** BERT (BertModel, the "110M" figure): embeddings + LayerNorm, 12 post-norm layers, pooler as the head. */
-export function bertParamCount(c: BertCalcConfig): ParamBreakdown {
+export function bertParamCount(c: BertConfig): ParamBreakdown {
   const d = c.hidden_size;
   return withTotal({
     embeddings: (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d,
@@ -209,11 +126,11 @@ export function bertParamCount(c: BertCalcConfig): ParamBreakdown {
  * (buckets x heads) in the first layer of each stack, counted as attention; RMS norm weights
  * (2 per encoder layer, 3 per decoder layer, one final per stack); lm_head only when untied.
  */
-export function t5ParamCount(c: T5CalcConfig): ParamBreakdown {
+export function t5ParamCount(c: T5Config): ParamBreakdown {
   const d = c.d_model;
   const inner = c.num_heads * c.d_kv;
   const attn = 4 * d * inner;
-  const ffn = (c.gated ? 3 : 2) * d * c.d_ff;
+  const ffn = (c.feedForward().gated ? 3 : 2) * d * c.d_ff;
   const bias = c.relative_attention_num_buckets * c.num_heads;
   const enc = c.num_layers;
   const dec = c.decoderLayers;
@@ -226,17 +143,22 @@ export function t5ParamCount(c: T5CalcConfig): ParamBreakdown {
   });
 }
 
-/** The original Transformer: see TransformerCalcConfig. Positions are sinusoidal and cost nothing. */
-export function transformerParamCount(c: TransformerCalcConfig): ParamBreakdown {
+/**
+ * The original Transformer as attn builds it (torch.nn.Transformer's layout, models/transformer.ts):
+ * one embedding shared by source, target and the tied output projection; sinusoidal positions
+ * (no parameters); biases on every projection; post-norm with two LayerNorms per encoder layer,
+ * three per decoder layer, and a final LayerNorm on each stack (as nn.Transformer has).
+ */
+export function transformerParamCount(c: TransformerConfig): ParamBreakdown {
   const d = c.d_model;
   const attn = 4 * (d * d + d);
-  const ffn = (f: number) => 2 * d * f + f + d;
+  const ffn = 2 * d * c.dim_feedforward + c.dim_feedforward + d;
   return withTotal({
-    embeddings: (c.share_encoder_decoder_embeddings ? 1 : 2) * c.vocab_size * d,
-    attention: c.encoder_layers * attn + c.decoder_layers * 2 * attn,
-    ffn: c.encoder_layers * ffn(c.encoder_ffn_dim) + c.decoder_layers * ffn(c.decoder_ffn_dim),
-    norms: (c.encoder_layers * 2 + c.decoder_layers * 3) * 2 * d,
-    head: c.tie_word_embeddings ? 0 : c.vocab_size * d,
+    embeddings: c.vocab_size * d,
+    attention: c.num_encoder_layers * attn + c.num_decoder_layers * 2 * attn,
+    ffn: (c.num_encoder_layers + c.num_decoder_layers) * ffn,
+    norms: (c.num_encoder_layers * 2 + c.num_decoder_layers * 3 + 2) * 2 * d,
+    head: 0,
   });
 }
 
@@ -297,7 +219,7 @@ export function modelShape(config: Readonly<Record<string, unknown>>): ModelShap
       };
     }
     case 'bert': {
-      const c = BertCalcConfig.fromDict(config);
+      const c = BertConfig.fromDict(config);
       const d = c.hidden_size;
       return {
         family: 'bert', modelType: type, params: bertParamCount(c), decoder: null, vocabSize: c.vocab_size,
@@ -306,8 +228,8 @@ export function modelShape(config: Readonly<Record<string, unknown>>): ModelShap
       };
     }
     case 't5': {
-      const c = T5CalcConfig.fromDict(config);
-      const stack = { dModel: c.d_model, heads: c.num_heads, kvHeads: c.num_heads, headDim: c.d_kv, ffnMatrices: c.gated ? 3 : 2, ffnDim: c.d_ff, window: null };
+      const c = T5Config.fromDict(config);
+      const stack = { dModel: c.d_model, heads: c.num_heads, kvHeads: c.num_heads, headDim: c.d_kv, ffnMatrices: c.feedForward().gated ? 3 : 2, ffnDim: c.d_ff, window: null };
       return {
         family: 't5', modelType: type, params: t5ParamCount(c), vocabSize: c.vocab_size,
         encoder: { ...stack, layers: c.num_layers, mask: 'bidirectional', crossAttention: false },
@@ -316,13 +238,13 @@ export function modelShape(config: Readonly<Record<string, unknown>>): ModelShap
       };
     }
     case 'transformer': {
-      const c = TransformerCalcConfig.fromDict(config);
+      const c = TransformerConfig.fromDict(config);
       const d = c.d_model;
-      const stack = (heads: number, ffnDim: number) => ({ dModel: d, heads, kvHeads: heads, headDim: d / heads, ffnMatrices: 2, ffnDim, window: null });
+      const stack = { dModel: d, heads: c.nhead, kvHeads: c.nhead, headDim: d / c.nhead, ffnMatrices: 2, ffnDim: c.dim_feedforward, window: null };
       return {
         family: 'transformer', modelType: type, params: transformerParamCount(c), vocabSize: c.vocab_size,
-        encoder: { ...stack(c.encoder_attention_heads, c.encoder_ffn_dim), layers: c.encoder_layers, mask: 'bidirectional', crossAttention: false },
-        decoder: { ...stack(c.decoder_attention_heads, c.decoder_ffn_dim), layers: c.decoder_layers, mask: 'causal', crossAttention: true },
+        encoder: { ...stack, layers: c.num_encoder_layers, mask: 'bidirectional', crossAttention: false },
+        decoder: { ...stack, layers: c.num_decoder_layers, mask: 'causal', crossAttention: true },
         head: { perToken: d * c.vocab_size, perSequence: 0 },
       };
     }

@@ -4,8 +4,8 @@
  * `attn calc --preset NAME` read them exactly as they read a downloaded folder's config.json.
  *
  * The original Transformer (Vaswani et al. 2017) has no Hugging Face family of its own; its preset
- * uses the field names of transformers' Marian/BART configs (`d_model`, `encoder_layers`,
- * `encoder_ffn_dim`, ...) with `model_type: 'transformer'`.
+ * uses torch.nn.Transformer's argument names (`d_model`, `nhead`, `num_encoder_layers`, ...) with
+ * `model_type: 'transformer'`, as models/transformer.ts reads them.
  */
 
 export interface Preset {
@@ -16,11 +16,10 @@ export interface Preset {
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   'transformer-base': {
-    description: 'original Transformer base (Vaswani et al. 2017): 6+6 layers, d 512, 8 heads, d_ff 2048, shared 32000 vocabulary, sinusoidal positions, post-norm',
+    description: 'original Transformer base (Vaswani et al. 2017): 6+6 layers, d 512, 8 heads, d_ff 2048, shared 32000 vocabulary, sinusoidal positions, post-norm (torch.nn.Transformer field names, as models/transformer.ts)',
     config: {
-      model_type: 'transformer', vocab_size: 32000, d_model: 512, encoder_layers: 6, decoder_layers: 6,
-      encoder_attention_heads: 8, decoder_attention_heads: 8, encoder_ffn_dim: 2048, decoder_ffn_dim: 2048,
-      max_position_embeddings: 512, scale_embedding: true, share_encoder_decoder_embeddings: true, tie_word_embeddings: true,
+      model_type: 'transformer', vocab_size: 32000, d_model: 512, nhead: 8, num_encoder_layers: 6, num_decoder_layers: 6,
+      dim_feedforward: 2048,
     },
   },
   'bert-base': {

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+  BertConfig, BertModel, T5Config, T5ForConditionalGeneration, Transformer, TransformerConfig, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
   PRESETS, attendedPairs, calcModel, forwardFlops, gpt2ParamCount, kvCacheBytes, modelShape, kvCacheBytesFor, llamaParamCount, type Module, type ParamBreakdown,
 } from '../../src/index.js';
 
@@ -82,11 +82,11 @@ describe('presets', () => {
   const published: Record<string, number> = {
     gpt2: 124_439_808, 'gpt2-medium': 354_823_168, 'llama-7b': 6_738_415_616, 'llama-2-70b': 68_976_648_192,
     'mistral-7b': 7_241_732_096, 'bert-base': 109_482_240, 't5-small': 60_506_624,
-    // Original Transformer base with a shared 32000 vocabulary and sinusoidal positions:
-    // embeddings 32000 x 512 = 16,384,000; encoder layer 4(512^2+512) + (2*512*2048+2048+512) + 2*1024 = 3,152,384;
-    // decoder layer 8(512^2+512) + 2,099,712 + 3*1024 = 4,204,032; 16,384,000 + 6(3,152,384 + 4,204,032) = 60,522,496.
-    // The paper's 65M used a 37000-token vocabulary (63.1M by this count; the rest is the paper's rounding/bookkeeping).
-    'transformer-base': 60_522_496,
+    // Original Transformer base as attn builds it (torch.nn.Transformer layout), shared 32000 vocabulary,
+    // sinusoidal positions: embeddings 32000 x 512 = 16,384,000; encoder layer 4(512^2+512) + (2*512*2048+2048+512)
+    // + 2*1024 = 3,152,384; decoder layer 8(512^2+512) + 2,099,712 + 3*1024 = 4,204,032; two final LayerNorms 2*1024;
+    // 16,384,000 + 6(3,152,384 + 4,204,032) + 2,048 = 60,524,544. (The paper's 65M used a 37000-token vocabulary.)
+    'transformer-base': 60_524_544,
   };
   it('every preset is listed with its published parameter count', () => {
     assert.deepEqual(Object.keys(PRESETS).sort(), Object.keys(published).sort());
@@ -95,13 +95,29 @@ describe('presets', () => {
     }
   });
 
-  it('transformer-base with an unshared 37000 vocabulary and untied head grows by the two extra matrices', () => {
+  it('transformer-base with a 37000 vocabulary grows by the extra shared embedding rows only', () => {
     const c = { ...PRESETS['transformer-base']!.config, vocab_size: 37000 };
-    const shared = calcModel(c, { seq: 1 }).params.total;
-    assert.equal(shared, 60_522_496 + 5000 * 512);
-    const separate = calcModel({ ...c, share_encoder_decoder_embeddings: false, tie_word_embeddings: false }, { seq: 1 }).params.total;
-    assert.equal(separate, shared + 2 * 37000 * 512);
+    assert.equal(calcModel(c, { seq: 1 }).params.total, 60_524_544 + 5000 * 512);
   });
+
+  // The encoder and encoder-decoder presets, shrunk: the calculator equals the parameters of the
+  // attn model built from the same config (BERT counted as BertModel with its pooler, the "110M").
+  const tiny: [string, Record<string, unknown>, (c: Record<string, unknown>) => Module][] = [
+    ['bert-base', { vocab_size: 40, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 24, max_position_embeddings: 8 },
+      (c) => new BertModel(BertConfig.fromDict(c))],
+    ['t5-small', { vocab_size: 40, d_model: 16, d_kv: 4, d_ff: 24, num_layers: 2, num_heads: 4, relative_attention_num_buckets: 8 },
+      (c) => new T5ForConditionalGeneration(T5Config.fromDict(c))],
+    ['t5-small', { vocab_size: 40, d_model: 16, d_kv: 4, d_ff: 24, num_layers: 2, num_decoder_layers: 3, num_heads: 4, feed_forward_proj: 'gated-gelu', tie_word_embeddings: false },
+      (c) => new T5ForConditionalGeneration(T5Config.fromDict(c))],
+    ['transformer-base', { vocab_size: 40, d_model: 16, nhead: 4, num_encoder_layers: 2, num_decoder_layers: 3, dim_feedforward: 24 },
+      (c) => new Transformer(TransformerConfig.fromDict(c))],
+  ];
+  for (const [name, shrink, build] of tiny) {
+    it(`${name} (shrunk: ${JSON.stringify(shrink).slice(0, 60)}...): calculator == instantiated parameters`, () => {
+      const c = { ...PRESETS[name]!.config, ...shrink };
+      assert.equal(calcModel(c, { seq: 4 }).params.total, build(c).numParameters());
+    });
+  }
 
   // Every preset whose family attn instantiates, shrunk to a tiny size with its structure kept
   // (tying, GQA ratio, sliding window): the calculator equals the instantiated parameters exactly.
