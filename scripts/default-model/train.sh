@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=build/default-model
 mkdir -p "$B"
-attn() { node dist/src/cli/main.js "$@"; }
+# ATTN_DIST: a copy of dist/ to run from (so rebuilding the tree does not touch a long run)
+attn() { node "${ATTN_DIST:-dist}/src/cli/main.js" "$@"; }
 if [ ! -f "$B/data/meta.json" ]; then
   node scripts/default-model/corpus.mjs "$B/corpus"
   attn tokenizer train --input "$B/corpus/brown.txt" --input "$B/corpus/sotu.txt" --vocab-size 8192 \

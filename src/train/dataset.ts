@@ -145,9 +145,10 @@ class ShardWriter {
 }
 
 /**
- * Reads a text file in chunks and yields pieces that end where cutting cannot change the
- * tokenization: after a newline that is followed by a non-space character (pre-tokenizers never
- * join a newline with the word after it). A file with no such place is yielded whole at the end.
+ * Reads a text file in chunks and yields pieces that end where cutting cannot change a regex
+ * pre-tokenizer's split (lastSafeCut). A file with no such place is yielded whole at the end.
+ * (SentencePiece-style tokenizers that add a dummy prefix per piece see a boundary there; use
+ * documents 'line' or 'paragraph' with them.)
  */
 function* textChunks(path: string, onBytes: (n: number) => void, chunkBytes = 1 << 20): IterableIterator<string> {
   const fd = openSync(path, 'r');
@@ -173,8 +174,15 @@ function* textChunks(path: string, onBytes: (n: number) => void, chunkBytes = 1 
   }
 }
 
+/**
+ * The last place after a newline with non-space characters on both sides ("word.\nThe"): regex
+ * pre-tokenizers (GPT-2's, cl100k's, o200k's) put that newline in a pre-token of its own or at the
+ * end of the punctuation before it, never with the word after it, so encoding the two sides
+ * separately gives the same ids. (A run of whitespace would not be safe: GPT-2's `\s+(?!\S)`
+ * splits "\n\nThe" as "\n", "\n" but a piece ending in "\n\n" as one token.)
+ */
 function lastSafeCut(s: string): number {
-  for (let i = s.length - 2; i >= 0; i--) if (s[i] === '\n' && !/\s/.test(s[i + 1]!)) return i + 1;
+  for (let i = s.length - 2; i >= 1; i--) if (s[i] === '\n' && !/\s/.test(s[i - 1]!) && !/\s/.test(s[i + 1]!)) return i + 1;
   return 0;
 }
 
