@@ -44,6 +44,11 @@ export function requirePositiveInt(what: string, field: string, value: number): 
   if (!(Number.isInteger(value) && value > 0)) fail(what, `${field} must be a positive integer, got ${value}`);
 }
 
+/** Fails naming the field unless `value` is a dropout probability in [0, 1). */
+export function requireProbability(what: string, field: string, value: number): void {
+  if (!(value >= 0 && value < 1)) fail(what, `${field} must be a probability in [0, 1), got ${value}`);
+}
+
 /**
  * config.json's `rope_scaling` as a RopeScaling (transformers' `rope_config_validation` and the
  * ROPE_INIT_FUNCTIONS keys): `rope_type`, or the legacy `type`, is 'linear', 'dynamic', 'yarn' or
