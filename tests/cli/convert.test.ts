@@ -155,7 +155,8 @@ describe('attn convert: encoder-decoder models', () => {
       // save_pretrained's layout: shared.weight once, no encoder/decoder.embed_tokens copies, lm_head.weight iff untied
       const tied = orig.config['tie_word_embeddings'] !== false;
       const expected = orig.weights.keys().filter((n) => !n.endsWith('.embed_tokens.weight') && !(tied && n === 'lm_head.weight'));
-      assert.ok(expected.includes('shared.weight') && expected.length < orig.weights.keys().length || !tied);
+      assert.ok(expected.includes('shared.weight'));
+      if (tied) assert.ok(expected.length < orig.weights.keys().length, 'the v1.0 fixture holds the tied copies, which are not written');
       assert.deepEqual([...new T5ForConditionalGeneration(T5Config.fromDict(orig.config)).stateDict().keys()].sort(), [...expected].sort());
       assertSameTensors(conv.weights, orig.weights, expected);
       assert.deepEqual(T5Config.fromDict(conv.config), T5Config.fromDict(orig.config));

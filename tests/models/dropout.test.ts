@@ -210,7 +210,7 @@ describe('training and evaluation modes', () => {
 
   it('every Dropout of a model draws from its dropoutGenerator (one shared generator; a given one is used)', () => {
     const g = new Generator(3);
-    const { model } = { model: GPT2LMHeadModel.fromPretrained(folder(gpt2.folder)) };
+    const model = GPT2LMHeadModel.fromPretrained(folder(gpt2.folder));
     const drops = [...model.modules()].filter((m): m is Dropout => m instanceof Dropout);
     assert.equal(drops.length, 1 + 2 * 3, 'drop + (attn_dropout, resid_dropout, mlp.dropout) per block');
     assert.ok(drops.every((d) => d.generator === model.dropoutGenerator));
