@@ -7,6 +7,7 @@
  */
 import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.js';
 import { scaledDotProductAttention } from '../ops/index.js';
+import { Dropout } from './dropout.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
 import type { RopeAngles, RotaryEmbedding } from './rope.js';
@@ -39,6 +40,8 @@ export interface MultiHeadAttentionOptions {
   qkvBias?: boolean;
   outputBias?: boolean;
   rope?: RotaryEmbedding | null;
+  /** Dropout on the attention weights in training mode (LLaMA's attention_dropout); default 0. */
+  attentionDropout?: number;
   generator?: Generator;
 }
 
@@ -54,6 +57,7 @@ export class MultiHeadAttention extends Module {
   readonly kind: AttentionKind;
   readonly slidingWindow: number | null;
   readonly rope: RotaryEmbedding | null;
+  readonly attnDropout: Dropout;
 
   constructor(opts: MultiHeadAttentionOptions) {
     super();
@@ -73,6 +77,7 @@ export class MultiHeadAttention extends Module {
     this.kProj = this.module('k_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
     this.vProj = this.module('v_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
     this.oProj = this.module('o_proj', new Linear(numHeads * this.headDim, hiddenSize, { bias: opts.outputBias ?? false, ...g }));
+    this.attnDropout = this.module('attn_dropout', new Dropout(opts.attentionDropout ?? 0));
   }
 
   /** `angles` are the RoPE angles of the T positions (required when the module has rope). */
@@ -87,7 +92,9 @@ export class MultiHeadAttention extends Module {
       k = this.rope.apply(k, angles);
     }
     // GQA/MQA and the masks are handled inside the op (a fused kernel when the backend has one)
-    const attn = scaledDotProductAttention(q, k, v, { causal: this.kind === 'causal', window: this.slidingWindow ?? 0 }); // [B, nh, T, hd]
+    const attn = scaledDotProductAttention(q, k, v, {
+      causal: this.kind === 'causal', window: this.slidingWindow ?? 0, dropout: this.attnDropout.rate, generator: this.attnDropout.generator,
+    }); // [B, nh, T, hd]
     return this.oProj.forward(mergeHeads(attn)); // [B, T, D]
   }
 }

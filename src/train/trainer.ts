@@ -58,7 +58,7 @@ export interface TrainerOptions<B extends { tokens: number }> {
   validation?: () => Iterable<B>;
   /** Training FLOPs per labelled token (forward + backward), for MFU. */
   flopsPerToken?: number;
-  /** Dropout's generator, saved with checkpoints (default: seeded from config.seed). */
+  /** Dropout's generator, saved with checkpoints (default: the model's `dropoutGenerator`); seeded with config.seed + 2. */
   dropoutGenerator?: Generator;
   /** Files copied into checkpoints and the final model (tokenizer.json). */
   copyFiles?: string[];
@@ -131,7 +131,11 @@ export class Trainer<B extends { tokens: number }> {
   constructor(readonly o: TrainerOptions<B>) {
     this.optimizer = makeOptimizer(o.model, o.config);
     this.params = o.model.parameters();
-    this.dropoutGenerator = o.dropoutGenerator ?? new Generator(o.config.seed + 2);
+    // dropout masks come from the model's own generator (one per model, see nn/dropout.ts), seeded from
+    // the run's seed; its state goes into checkpoints so a resumed run draws the same masks
+    const own = (o.model as { dropoutGenerator?: Generator }).dropoutGenerator;
+    this.dropoutGenerator = o.dropoutGenerator ?? own ?? new Generator(0);
+    this.dropoutGenerator.manualSeed(o.config.seed + 2);
     this.metricsPath = join(o.config.outDir, 'metrics.jsonl');
   }
 
