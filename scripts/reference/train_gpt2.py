@@ -29,7 +29,8 @@ from safetensors_io import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures") + "/"
 CFG = {"model_type": "gpt2", "vocab_size": 64, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4,
-       "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "initializer_range": 0.02, "tie_word_embeddings": True}
+       "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "initializer_range": 0.02, "tie_word_embeddings": True,
+       "embd_pdrop": 0.0, "resid_pdrop": 0.0, "attn_pdrop": 0.0}  # no dropout: the check is deterministic
 STEPS, ACCUM, B, T = 10, 2, 2, 8
 LR, MIN_LR, WARMUP, WD, CLIP = 1e-2, 1e-3, 3, 0.1, 1.0
 

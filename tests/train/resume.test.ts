@@ -12,7 +12,8 @@ import {
   TRAIN_DEFAULTS, Trainer, type TrainConfig,
 } from '../../src/index.js';
 
-const MODEL = { model_type: 'llama', vocab_size: 50, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+// GPT-2 with dropout everywhere, so an exact resume also needs the dropout generator's state
+const MODEL = { model_type: 'gpt2', vocab_size: 50, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, embd_pdrop: 0.1, resid_pdrop: 0.1, attn_pdrop: 0.1 };
 const stream = Uint16Array.from({ length: 3000 }, (_, i) => (i * 7 + (i >> 3)) % 50);
 
 function trainer(config: TrainConfig) {
@@ -52,6 +53,21 @@ describe('checkpoints and resume', () => {
       const m = loadPretrained(readHfFolder(join(base.outDir, 'checkpoint-8')));
       assert.equal(m.numParameters(), createModel(MODEL).numParameters());
       assert.ok(existsSync(join(base.outDir, 'checkpoint-8', 'optimizer.safetensors')));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('dropout is on while training: a different dropout seed state changes the losses', () => {
+    const root = mkdtempSync(join(tmpdir(), 'attn-resume-'));
+    try {
+      const base = applyOverrides(TRAIN_DEFAULTS, { steps: 3, warmupSteps: 1, logEvery: 1, evalEvery: 0, saveEvery: 0, outDir: join(root, 'a') });
+      const a = trainer(base);
+      const b = trainer({ ...base, outDir: join(root, 'b') });
+      b.dropoutGenerator.manualSeed(99); // same weights, data and optimizer; only the dropout masks differ
+      a.o.model.train();
+      b.o.model.train();
+      assert.notEqual(a.trainStep().loss, b.trainStep().loss);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
