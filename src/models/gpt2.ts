@@ -13,8 +13,11 @@
  * prefix, and its `attn.bias` mask buffers, load too. Dropout is not applied (inference semantics).
  */
 import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor } from '../tensor/index.js';
-import { gelu, relu, scaledDotProductAttention, split } from '../ops/index.js';
-import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, splitHeads } from '../nn/index.js';
+import { gelu, relu, split } from '../ops/index.js';
+import {
+  Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, keepLast, layerCache, mergeHeads, named, splitHeads,
+  type CachedForwardOptions, type LayerKVCache, type ModelKVCache,
+} from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt } from './config.js';
 import { loadWeights } from './weights.js';
@@ -83,14 +86,14 @@ export class GPT2Attention extends Module {
     this.cProj = this.module('c_proj', new Conv1D(d, d, { std: config.initializer_range, generator: g }));
   }
 
-  /** x [B, T, D] -> [B, T, D] */
-  forward(x: Tensor): Tensor {
+  /** x [B, T, D] -> [B, T, D]; with a cache, the T tokens are stored and attend to all it keeps. */
+  forward(x: Tensor, cache?: LayerKVCache): Tensor {
     const { n_embd: d, n_head: nh } = this.config;
     const [query, key, value] = split(this.cAttn.forward(x), d, -1) as [Tensor, Tensor, Tensor]; // 3 x [B, T, D]
     const q = splitHeads(query, nh); // [B, nh, T, hd]
     const k = splitHeads(key, nh); // [B, nh, T, hd]
     const v = splitHeads(value, nh); // [B, nh, T, hd]
-    const attnOutput = scaledDotProductAttention(q, k, v, { causal: true }); // [B, nh, T, hd], scale 1/sqrt(hd)
+    const attnOutput = attentionWithCache(q, k, v, cache, { causal: true }); // [B, nh, T, hd], scale 1/sqrt(hd)
     return this.cProj.forward(mergeHeads(attnOutput)); // [B, T, D]
   }
 }
@@ -131,10 +134,10 @@ export class GPT2Block extends Module {
     this.mlp = this.module('mlp', new GPT2MLP(config, g));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, cache?: LayerKVCache): Tensor {
     const il = this.layer;
     const attnNorm = named(this.ln1.forward(x), 'attn_norm', il); // [B, T, D]
-    const attnOut = named(this.attn.forward(attnNorm), 'attn_out', il); // [B, T, D]
+    const attnOut = named(this.attn.forward(attnNorm, cache), 'attn_out', il); // [B, T, D]
     const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
     const ffnNorm = named(this.ln2.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
     const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
@@ -158,13 +161,14 @@ export class GPT2Model extends Module {
     this.lnF = this.module('ln_f', new LayerNorm(config.n_embd, config.layer_norm_epsilon));
   }
 
-  /** ids [B, T] int32 -> hidden states [B, T, D] */
-  forward(inputIds: Tensor): Tensor {
+  /** ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions offset..offset+T-1. */
+  forward(inputIds: Tensor, cache?: ModelKVCache | null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
-    if (t > this.config.n_positions) fail('GPT2Model', `sequence of ${t} tokens exceeds n_positions ${this.config.n_positions}`);
-    const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => i), [t]); // [T]
+    const start = cacheOffset(cache, 'GPT2Model');
+    if (start + t > this.config.n_positions) fail('GPT2Model', `positions up to ${start + t} exceed n_positions ${this.config.n_positions}`);
+    const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => start + i), [t]); // [T]
     let x = named(add(this.wte.forward(inputIds), this.wpe.forward(positions)), 'inp_embd'); // [B, T, D]
-    for (const block of this.h) x = block.forward(x);
+    for (const block of this.h) x = block.forward(x, layerCache(cache, block.layer, this.h.length, 'GPT2Model'));
     return named(this.lnF.forward(x), 'result_norm');
   }
 }
@@ -181,9 +185,9 @@ export class GPT2LMHeadModel extends Module {
     this.lmHead = config.tie_word_embeddings ? null : this.module('lm_head', new Linear(config.n_embd, config.vocab_size, { bias: false, generator: g }));
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] */
-  forward(inputIds: Tensor): Tensor {
-    const hidden = this.transformer.forward(inputIds); // [B, T, D]
+  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given) */
+  forward(inputIds: Tensor, opts: CachedForwardOptions = {}): Tensor {
+    const hidden = keepLast(this.transformer.forward(inputIds, opts.cache), opts.logitsToKeep); // [B, T, D]
     if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
     return named(matmul(hidden, this.transformer.wte.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ wte^T
   }

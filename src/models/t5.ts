@@ -17,11 +17,16 @@
  * Buckets are bidirectional (sign-aware) in the encoder, causal (past only) in the decoder;
  * cross-attention has no position bias. The feed-forward is relu (v1.0, `wi`, `wo`) or gated
  * gelu_new (v1.1, `wo(gelu(wi_0 x) * wi_1 x)`). Padding masks are [B, T], 1 = token, 0 = padding.
- * Dropout is not applied (inference semantics); there is no KV cache here yet.
+ * Dropout is not applied (inference semantics). For generation the decoder takes a KVCache per
+ * layer (self-attention, whose position bias then follows the positions the cache returns) and a
+ * cross-attention cache that keeps the projected encoder keys/values after the first step.
  */
 import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, rmsNorm, scaledDotProductAttention, silu } from '../ops/index.js';
-import { Embedding, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
+import {
+  Embedding, Linear, Module, ModuleList, attendFetched, fetchedPositions, layerCache, mergeHeads, splitHeads,
+  type CrossKVCache, type DecoderKVCache, type KVFetch, type LayerKVCache,
+} from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, requirePositiveInt } from './config.js';
 import { keyPaddingMask } from './transformer.js';
@@ -123,9 +128,19 @@ export function relativePositionBucket(relativePosition: number, opts: BucketOpt
 
 /** Bucket ids int32 [Tq, Tk] for query positions 0..Tq-1 and key positions 0..Tk-1 (T5Attention.compute_bias). */
 export function relativePositionBuckets(tq: number, tk: number, opts: BucketOptions): Tensor {
+  return relativePositionBucketsAt(range(0, tq), range(0, tk), opts);
+}
+
+/** Bucket ids int32 [Tq, Tk] for the given query and key positions (a cached decoder step). */
+export function relativePositionBucketsAt(queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>, opts: BucketOptions): Tensor {
+  const [tq, tk] = [queryPositions.length, keyPositions.length];
   const ids = new Int32Array(tq * tk);
-  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) ids[i * tk + j] = relativePositionBucket(j - i, opts);
+  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) ids[i * tk + j] = relativePositionBucket(keyPositions[j]! - queryPositions[i]!, opts);
   return fromTypedArray(ids, [tq, tk]); // [Tq, Tk]
+}
+
+function range(start: number, n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => start + i);
 }
 
 /** T5LayerNorm: x * rsqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias, in float32. */
@@ -169,8 +184,14 @@ export class T5Attention extends Module {
 
   /** compute_bias: the learned bias per head for every (query, key) pair, [1, nh, Tq, Tk]. */
   positionBias(tq: number, tk: number): Tensor {
+    return this.positionBiasAt(range(0, tq), range(0, tk));
+  }
+
+  /** compute_bias for arbitrary query and key positions: [1, nh, Tq, Tk]. */
+  positionBiasAt(queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>): Tensor {
+    const [tq, tk] = [queryPositions.length, keyPositions.length];
     if (!this.relativeAttentionBias) fail('T5Attention', 'positionBias needs the relative_attention_bias of the first block');
-    const buckets = relativePositionBuckets(tq, tk, {
+    const buckets = relativePositionBucketsAt(queryPositions, keyPositions, {
       bidirectional: !this.isDecoder,
       numBuckets: this.config.relative_attention_num_buckets,
       maxDistance: this.config.relative_attention_max_distance,
@@ -181,14 +202,29 @@ export class T5Attention extends Module {
 
   /**
    * x [B, Tq, d], kv [B, Tk, d] -> [B, Tq, d]. `mask` is the additive bias (position bias plus
-   * padding) or a bool mask (true = attend), broadcastable to [B, nh, Tq, Tk].
+   * padding) or a bool mask (true = attend), broadcastable to [B, nh, Tq, Tk]. With a self-attention
+   * `cache` the bias comes from `biasAt` (it depends on the key positions the cache returns); with
+   * a `cross` cache the keys/values of `kv` are projected once and reused.
    */
-  forward(x: Tensor, kv: Tensor, opts: { mask?: Tensor | null; causal?: boolean } = {}): Tensor {
+  forward(x: Tensor, kv: Tensor, opts: {
+    mask?: Tensor | null; causal?: boolean;
+    cache?: LayerKVCache; biasAt?: (queryStart: number, fetch: KVFetch) => Tensor; cross?: CrossKVCache;
+  } = {}): Tensor {
     const nh = this.config.num_heads;
     const q = splitHeads(this.q.forward(x), nh); // [B, nh, Tq, dkv]
-    const k = splitHeads(this.k.forward(kv), nh); // [B, nh, Tk, dkv]
-    const v = splitHeads(this.v.forward(kv), nh); // [B, nh, Tk, dkv]
-    const out = scaledDotProductAttention(q, k, v, { scale: 1, causal: opts.causal ?? false, ...(opts.mask ? { mask: opts.mask } : {}) }); // [B, nh, Tq, dkv]
+    const attn = { scale: 1, causal: opts.causal ?? false };
+    let out: Tensor;
+    if (opts.cache) {
+      const queryStart = opts.cache.offset;
+      const fetch = opts.cache.updateAndFetch(splitHeads(this.k.forward(kv), nh), splitHeads(this.v.forward(kv), nh)); // [B, nh, L, dkv]
+      const bias = opts.biasAt?.(queryStart, fetch);
+      out = attendFetched(q, fetch, queryStart, { ...attn, ...(bias ? { mask: bias } : {}) }, opts.cache); // [B, nh, Tq, dkv]
+    } else {
+      const k = opts.cross?.keys ?? splitHeads(this.k.forward(kv), nh); // [B, nh, Tk, dkv]
+      const v = opts.cross?.values ?? splitHeads(this.v.forward(kv), nh); // [B, nh, Tk, dkv]
+      if (opts.cross && !opts.cross.keys) opts.cross.store(k, v);
+      out = scaledDotProductAttention(q, k, v, { ...attn, ...(opts.mask ? { mask: opts.mask } : {}) }); // [B, nh, Tq, dkv]
+    }
     return this.o.forward(mergeHeads(out)); // [B, Tq, nh * dkv] -> [B, Tq, d]
   }
 }
@@ -204,9 +240,9 @@ export class T5LayerSelfAttention extends Module {
     this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
   }
 
-  forward(x: Tensor, bias: Tensor, causal: boolean): Tensor {
+  forward(x: Tensor, bias: Tensor | null, causal: boolean, cache?: { cache: LayerKVCache; biasAt: (queryStart: number, fetch: KVFetch) => Tensor }): Tensor {
     const h = this.layerNorm.forward(x);
-    return add(x, this.selfAttention.forward(h, h, { mask: bias, causal })); // [B, T, d]
+    return add(x, this.selfAttention.forward(h, h, { mask: bias, causal, ...cache })); // [B, T, d]
   }
 }
 
@@ -221,8 +257,8 @@ export class T5LayerCrossAttention extends Module {
     this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
   }
 
-  forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null): Tensor {
-    return add(y, this.encDecAttention.forward(this.layerNorm.forward(y), memory, { mask: memoryKeyMask })); // [B, T, d]
+  forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null, cross?: CrossKVCache): Tensor {
+    return add(y, this.encDecAttention.forward(this.layerNorm.forward(y), memory, { mask: memoryKeyMask, ...(cross ? { cross } : {}) })); // [B, T, d]
   }
 }
 
@@ -279,11 +315,14 @@ export class T5Block extends Module {
     this.module('layer', new ModuleList<Module>(layers));
   }
 
-  forward(x: Tensor, bias: Tensor, opts: { causal: boolean; memory?: Tensor; memoryKeyMask?: Tensor | null }): Tensor {
-    x = this.selfAttention.forward(x, bias, opts.causal);
+  forward(x: Tensor, bias: Tensor | null, opts: {
+    causal: boolean; memory?: Tensor; memoryKeyMask?: Tensor | null;
+    cache?: { cache: LayerKVCache; biasAt: (queryStart: number, fetch: KVFetch) => Tensor }; cross?: CrossKVCache;
+  }): Tensor {
+    x = this.selfAttention.forward(x, bias, opts.causal, opts.cache);
     if (this.crossAttention) {
       if (!opts.memory) fail('T5Block', 'a decoder block needs the encoder output');
-      x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null);
+      x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null, opts.cross);
     }
     return this.ff.forward(x); // [B, T, d]
   }
@@ -304,19 +343,37 @@ export class T5Stack extends Module {
 
   /**
    * x [B, T, d] (embedded ids); keyMask [B, T] padding of this stack's own keys; for the decoder,
-   * memory [B, S, d] and memoryMask [B, S]. -> [B, T, d]
+   * memory [B, S, d] and memoryMask [B, S], and optionally its caches (the tokens then sit at
+   * positions offset..offset+T-1). -> [B, T, d]
    */
-  forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor } = {}): Tensor {
+  forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor; cache?: DecoderKVCache } = {}): Tensor {
     const [b, t] = x.shape as [number, number, number];
-    // the first block's position bias, plus padding, is the additive mask of every block's self-attention
-    let bias = this.block.at(0).selfAttention.selfAttention.positionBias(t, t); // [1, nh, T, T]
-    if (opts.keyMask) {
-      const padding = where(keyPaddingMask(opts.keyMask, b, t), 0, MASKED); // [B, 1, 1, T]
-      bias = add(bias, padding); // [B, nh, T, T]
+    const first = this.block.at(0).selfAttention.selfAttention;
+    const n = this.block.length;
+    let bias: Tensor | null = null;
+    if (opts.cache) {
+      if (opts.keyMask) fail('T5Stack', 'a decoder padding mask cannot be combined with a KV cache');
+    } else {
+      // the first block's position bias, plus padding, is the additive mask of every block's self-attention
+      bias = first.positionBias(t, t); // [1, nh, T, T]
+      if (opts.keyMask) {
+        const padding = where(keyPaddingMask(opts.keyMask, b, t), 0, MASKED); // [B, 1, 1, T]
+        bias = add(bias, padding); // [B, nh, T, T]
+      }
     }
+    // with a cache, the same bias for the positions of the keys the cache returns
+    const biasAt = (queryStart: number, fetch: KVFetch) =>
+      first.positionBiasAt(range(queryStart, t), fetchedPositions(fetch, queryStart, t, 'T5Stack')); // [1, nh, T, L]
     const memoryKeyMask = opts.memory && opts.memoryMask ? keyPaddingMask(opts.memoryMask, b, opts.memory.shape[1]!) : null; // [B, 1, 1, S]
+    let i = 0;
     for (const block of this.block) {
-      x = block.forward(x, bias, { causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask });
+      const cache = layerCache(opts.cache?.self, i, n, 'T5Stack');
+      const cross = opts.cache?.cross ? opts.cache.cross[i] : undefined;
+      x = block.forward(x, bias, {
+        causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask,
+        ...(cache ? { cache: { cache, biasAt } } : {}), ...(cross ? { cross } : {}),
+      });
+      i++;
     }
     return this.finalLayerNorm.forward(x); // [B, T, d]
   }
@@ -350,12 +407,13 @@ export class T5ForConditionalGeneration extends Module {
     return this.encoder.forward(this.shared.forward(inputIds), attentionMask ? { keyMask: attentionMask } : {});
   }
 
-  /** decoder ids [B, T], encoder states [B, S, d] -> logits [B, T, V] */
-  decode(decoderInputIds: Tensor, memory: Tensor, opts: T5ForwardOptions = {}): Tensor {
+  /** decoder ids [B, T], encoder states [B, S, d] -> logits [B, T, V]; `cache` for step-by-step decoding */
+  decode(decoderInputIds: Tensor, memory: Tensor, opts: T5ForwardOptions & { cache?: DecoderKVCache } = {}): Tensor {
     const h = this.decoder.forward(this.shared.forward(decoderInputIds), {
       memory,
       ...(opts.attentionMask ? { memoryMask: opts.attentionMask } : {}),
       ...(opts.decoderAttentionMask ? { keyMask: opts.decoderAttentionMask } : {}),
+      ...(opts.cache ? { cache: opts.cache } : {}),
     }); // [B, T, d]
     if (this.lmHead) return this.lmHead.forward(h); // [B, T, V]
     // tied (v1.0): rescale before projecting onto the embedding (Mesh TensorFlow's convention)

@@ -14,11 +14,16 @@
  * (the paper's layers end in a LayerNorm already; torch adds one per stack). Attention projections
  * are packed as torch packs them: in_proj_weight = [W_q; W_k; W_v] ([3 d, d]), in_proj_bias [3 d].
  * Padding masks use attn's convention, [B, T] with 1 = token and 0 = padding (torch's
- * key_padding_mask is its negation). Dropout is not applied (inference semantics).
+ * key_padding_mask is its negation). Dropout is not applied (inference semantics). For generation
+ * the decoder takes a DecoderKVCache: self-attention keys/values per layer, and the projected
+ * encoder keys/values per layer, computed at the first step and reused.
  */
 import { add, compare, fail, fromTypedArray, matmul, mul, uniform, zeros, Generator, type Tensor } from '../tensor/index.js';
-import { gelu, linear, relu, scaledDotProductAttention } from '../ops/index.js';
-import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
+import { gelu, linear, relu } from '../ops/index.js';
+import {
+  Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, layerCache, mergeHeads, splitHeads,
+  type CrossKVCache, type DecoderKVCache, type LayerKVCache,
+} from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, requirePositiveInt } from './config.js';
 import { loadWeights } from './weights.js';
@@ -54,14 +59,15 @@ const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
   gelu: (x) => gelu(x),
 };
 
-/** Sinusoidal positional encoding (sec. 3.5) for positions 0..T-1: [T, d], computed in double precision. */
-export function sinusoidalPositions(t: number, d: number): Tensor {
+/** Sinusoidal positional encoding (sec. 3.5) for positions start..start+T-1: [T, d], computed in double precision. */
+export function sinusoidalPositions(t: number, d: number, start = 0): Tensor {
   const pe = new Float32Array(t * d);
-  for (let pos = 0; pos < t; pos++) {
+  for (let row = 0; row < t; row++) {
+    const pos = start + row;
     for (let i = 0; i < d; i += 2) {
       const angle = pos / Math.pow(10000, i / d);
-      pe[pos * d + i] = Math.sin(angle);
-      if (i + 1 < d) pe[pos * d + i + 1] = Math.cos(angle);
+      pe[row * d + i] = Math.sin(angle);
+      if (i + 1 < d) pe[row * d + i + 1] = Math.cos(angle);
     }
   }
   return fromTypedArray(pe, [t, d]); // [T, d]
@@ -92,14 +98,19 @@ export class PackedMultiheadAttention extends Module {
     this.outProj = this.module('out_proj', new Linear(dModel, dModel, { generator: g }));
   }
 
-  /** query [B, Tq, d], key/value [B, Tk, d]; keyMask bool [B, 1, 1, Tk] -> [B, Tq, d] */
-  forward(query: Tensor, keyValue: Tensor, opts: { keyMask?: Tensor | null; causal?: boolean } = {}): Tensor {
+  /**
+   * query [B, Tq, d], key/value [B, Tk, d]; keyMask bool [B, 1, 1, Tk] -> [B, Tq, d]. With a
+   * self-attention `cache` the new keys/values are stored and attention reads all it keeps; with a
+   * `cross` cache the keys/values of keyValue are projected once and reused.
+   */
+  forward(query: Tensor, keyValue: Tensor, opts: { keyMask?: Tensor | null; causal?: boolean; cache?: LayerKVCache; cross?: CrossKVCache } = {}): Tensor {
     const d = this.dModel;
     const proj = (x: Tensor, i: number) => linear(x, this.inProjWeight.narrow(0, i * d, d), this.inProjBias.narrow(0, i * d, d));
     const q = splitHeads(proj(query, 0), this.numHeads); // [B, nh, Tq, hd]
-    const k = splitHeads(proj(keyValue, 1), this.numHeads); // [B, nh, Tk, hd]
-    const v = splitHeads(proj(keyValue, 2), this.numHeads); // [B, nh, Tk, hd]
-    const attn = scaledDotProductAttention(q, k, v, { causal: opts.causal ?? false, ...(opts.keyMask ? { mask: opts.keyMask } : {}) }); // [B, nh, Tq, hd]
+    const k = opts.cross?.keys ?? splitHeads(proj(keyValue, 1), this.numHeads); // [B, nh, Tk, hd]
+    const v = opts.cross?.values ?? splitHeads(proj(keyValue, 2), this.numHeads); // [B, nh, Tk, hd]
+    if (opts.cross && !opts.cross.keys) opts.cross.store(k, v);
+    const attn = attentionWithCache(q, k, v, opts.cache, { causal: opts.causal ?? false, ...(opts.keyMask ? { mask: opts.keyMask } : {}) }); // [B, nh, Tq, hd]
     return this.outProj.forward(mergeHeads(attn)); // [B, Tq, d]
   }
 }
@@ -164,9 +175,9 @@ export class TransformerDecoderLayer extends Module {
   }
 
   /** x [B, T, d], memory [B, S, d]; key masks bool [B, 1, 1, T] / [B, 1, 1, S] -> [B, T, d] */
-  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }): Tensor {
-    x = this.norm1.forward(add(x, this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true })));
-    x = this.norm2.forward(add(x, this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask })));
+  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache: { self?: LayerKVCache; cross?: CrossKVCache } = {}): Tensor {
+    x = this.norm1.forward(add(x, this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true, ...(cache.self ? { cache: cache.self } : {}) })));
+    x = this.norm2.forward(add(x, this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask, ...(cache.cross ? { cross: cache.cross } : {}) })));
     return this.norm3.forward(add(x, feedForward(this, x)));
   }
 }
@@ -199,8 +210,14 @@ export class TransformerDecoder extends Module {
     this.norm = this.module('norm', new LayerNorm(config.d_model, config.layer_norm_eps));
   }
 
-  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }): Tensor {
-    for (const layer of this.layers) x = layer.forward(x, memory, masks);
+  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache?: DecoderKVCache): Tensor {
+    let i = 0;
+    for (const layer of this.layers) {
+      const self = layerCache(cache?.self, i, this.layers.length, 'TransformerDecoder');
+      const cross = cache?.cross?.[i];
+      x = layer.forward(x, memory, masks, { ...(self ? { self } : {}), ...(cross ? { cross } : {}) });
+      i++;
+    }
     return this.norm.forward(x); // [B, T, d]
   }
 }
@@ -229,10 +246,10 @@ export class Transformer extends Module {
     this.decoder = this.module('decoder', new TransformerDecoder(config, g));
   }
 
-  /** ids [B, T] -> embedding[ids] * sqrt(d_model) + PE [B, T, d] */
-  embed(ids: Tensor): Tensor {
+  /** ids [B, T] at positions start..start+T-1 -> embedding[ids] * sqrt(d_model) + PE [B, T, d] */
+  embed(ids: Tensor, start = 0): Tensor {
     const d = this.config.d_model;
-    return add(mul(this.embedding.forward(ids), Math.sqrt(d)), sinusoidalPositions(ids.shape[1]!, d)); // [B, T, d]
+    return add(mul(this.embedding.forward(ids), Math.sqrt(d)), sinusoidalPositions(ids.shape[1]!, d, start)); // [B, T, d]
   }
 
   /** src ids [B, S] -> memory [B, S, d] */
@@ -241,14 +258,23 @@ export class Transformer extends Module {
     return this.encoder.forward(this.embed(srcIds), srcMask ? keyPaddingMask(srcMask, b, s) : null);
   }
 
-  /** tgt ids [B, T], memory [B, S, d] -> decoder states [B, T, d] (causal: position t sees targets <= t) */
-  decode(tgtIds: Tensor, memory: Tensor, masks: Seq2SeqMasks = {}): Tensor {
+  /**
+   * tgt ids [B, T], memory [B, S, d] -> decoder states [B, T, d] (causal: position t sees targets <= t).
+   * With a cache the targets sit at positions offset..offset+T-1 and attend to the cached ones too.
+   */
+  decode(tgtIds: Tensor, memory: Tensor, masks: Seq2SeqMasks = {}, cache?: DecoderKVCache): Tensor {
     const [b, t] = tgtIds.shape as [number, number];
     const s = memory.shape[1]!;
-    return this.decoder.forward(this.embed(tgtIds), memory, {
+    if (cache && masks.tgtMask) fail('Transformer', 'a target padding mask cannot be combined with a KV cache');
+    return this.decoder.forward(this.embed(tgtIds, cacheOffset(cache?.self, 'Transformer')), memory, {
       tgtKeyMask: masks.tgtMask ? keyPaddingMask(masks.tgtMask, b, t) : null,
       memoryKeyMask: masks.srcMask ? keyPaddingMask(masks.srcMask, b, s) : null,
-    });
+    }, cache);
+  }
+
+  /** decoder states [B, T, d] -> logits [B, T, V]: the pre-softmax projection tied to the embedding. */
+  logits(hidden: Tensor): Tensor {
+    return matmul(hidden, this.embedding.weight.mT); // [B, T, V], tied: hidden @ embedding^T
   }
 
   /** src ids [B, S], tgt ids [B, T] (int32) -> logits [B, T, V] for the next target token */
@@ -256,7 +282,7 @@ export class Transformer extends Module {
     if (srcIds.ndim !== 2 || tgtIds.ndim !== 2) fail('Transformer', `source and target ids must be [B, S] and [B, T]`);
     const memory = this.encode(srcIds, masks.srcMask); // [B, S, d]
     const hidden = this.decode(tgtIds, memory, masks); // [B, T, d]
-    return matmul(hidden, this.embedding.weight.mT); // [B, T, V], tied: hidden @ embedding^T
+    return this.logits(hidden); // [B, T, V]
   }
 
   /** Loads a state dict saved from torch: nn.Transformer's names plus `embedding.weight`. */
