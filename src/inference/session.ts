@@ -158,6 +158,22 @@ export class InferenceSession {
   }
 
   /**
+   * Drops the newest n fed tokens (speculative decoding, editing a chat): from the caches when they
+   * can all trim, else an error. Returns the tokens left.
+   */
+  trim(n: number): number {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.tokens.length)) fail('InferenceSession.trim', `can drop 0..${this.tokens.length} tokens, not ${n}`);
+    if (this.deferred.length > 0) fail('InferenceSession.trim', 'tokens are waiting to be fed; feed them first');
+    if (this.caches) {
+      const stuck = this.caches.find((c) => !c.isTrimmable());
+      if (stuck) fail('InferenceSession.trim', `a '${stuck.kind}' cache that has evicted or overwritten positions cannot trim`);
+      for (const c of this.caches) c.trim(n);
+    }
+    this.tokens.length -= n;
+    return this.tokens.length;
+  }
+
+  /**
    * An independent copy of this session (beam search, parallel samples): the caches are copied,
    * or for a paged cache forked (blocks shared until written); the encoder output is shared.
    */
