@@ -6,15 +6,17 @@ import { AttnError } from '../tensor/index.js';
 import { TokenizerError } from '../tokenizers/index.js';
 import { UsageError, type Command } from './command.js';
 import { calc } from './commands/calc.js';
+import { chat } from './commands/chat.js';
 import { convert } from './commands/convert.js';
 import { demo } from './commands/demo.js';
+import { generateCommand } from './commands/generate.js';
 import { logits } from './commands/logits.js';
 import { ops } from './commands/ops.js';
 import { tokenize } from './commands/tokenize.js';
 import { tokenizer } from './commands/tokenizer.js';
 import { trace } from './commands/trace.js';
 
-const COMMANDS: Command[] = [calc, convert, demo, logits, ops, tokenize, tokenizer, trace];
+const COMMANDS: Command[] = [calc, chat, convert, demo, generateCommand, logits, ops, tokenize, tokenizer, trace];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
