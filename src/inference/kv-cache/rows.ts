@@ -5,7 +5,7 @@
  * which position; this class only stores, moves and reads rows, so every policy works in both
  * precisions.
  */
-import { fail, formatShape, keep, zeros, type Tensor } from '../../tensor/index.js';
+import { allocate, fail, formatShape, fromBuffer, keep, zeros, type Tensor } from '../../tensor/index.js';
 
 export type KVDType = 'float32' | 'int8';
 
@@ -166,19 +166,21 @@ export class RowStore {
   gather(slots: Int32Array, perRow = false): Tensor {
     const { bh, d, cap } = this;
     const n = perRow ? slots.length / bh : slots.length;
-    const out = zeros([this.shape[0], this.shape[1], n, d]); // [B, H, n, D]
+    const out = fromBuffer(allocate('float32', bh * n * d, false), 'float32', [this.shape[0], this.shape[1], n, d]); // [B, H, n, D]
     const dst = out.storage.data as Float32Array;
     const src = this.f32 ? (this.f32.storage.data as Float32Array) : null;
+    const q = this.q;
+    const scales = this.scales;
     for (let r = 0; r < bh; r++) {
       for (let i = 0; i < n; i++) {
-        const slot = slots[perRow ? r * n + i : i]!;
-        const row = r * cap + slot;
+        const row = r * cap + slots[perRow ? r * n + i : i]!;
         const at = (r * n + i) * d;
-        if (src) dst.set(src.subarray(row * d, row * d + d), at);
-        else {
-          const s = this.scales![row]!;
-          const q = this.q!;
-          for (let c = 0; c < d; c++) dst[at + c] = q[row * d + c]! * s;
+        if (src) {
+          dst.set(src.subarray(row * d, row * d + d), at);
+        } else {
+          const sc = scales![row]!;
+          const from = row * d;
+          for (let c = 0; c < d; c++) dst[at + c] = q![from + c]! * sc;
         }
       }
     }
