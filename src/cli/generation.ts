@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generativeModel, loadModel, readHfFolder, type GenerativeModel, type SamplingOptions, type SessionCache } from '../index.js';
 import { loadTokenizerJson } from '../tokenizers/tokenizer-json-node.js';
 import { loadSentencePiece } from '../tokenizers/sentencepiece-node.js';
-import { HfTokenizer, SentencePieceTokenizer, type EncodeOptions, type Tokenizer } from '../tokenizers/index.js';
+import { SentencePieceTokenizer, type EncodeOptions, type Tokenizer } from '../tokenizers/index.js';
 import { UsageError, intOption, numberOption } from './command.js';
 
 /**
@@ -17,10 +17,8 @@ export interface LoadedForGeneration {
   dir: string;
   model: GenerativeModel;
   tokenizer: Tokenizer | null;
-  /** How to encode the first prompt (BOS for SentencePiece; tokenizer.json post-processors add theirs). */
-  firstEncode: EncodeOptions;
-  /** How to encode later turns of a conversation (no BOS again). */
-  laterEncode: EncodeOptions;
+  /** How to encode a prompt (BOS for SentencePiece; tokenizer.json post-processors add theirs). */
+  encode: EncodeOptions;
 }
 
 function readJson(path: string): Record<string, unknown> | null {
@@ -52,16 +50,14 @@ export function loadForGeneration(dirOption: string | undefined): LoadedForGener
   const eos = eosIds(gen?.['eos_token_id']) ?? eosIds(folder.config['eos_token_id']);
   const model = generativeModel(loadModel(folder), { config: folder.config, ...(eos ? { eosTokenIds: eos } : {}) });
   let tokenizer: Tokenizer | null = null;
-  let firstEncode: EncodeOptions = {};
-  let laterEncode: EncodeOptions = {};
+  let encode: EncodeOptions = {};
   if (existsSync(join(dir, 'tokenizer.json'))) {
     tokenizer = loadTokenizerJson(join(dir, 'tokenizer.json'));
-    if (tokenizer instanceof HfTokenizer) laterEncode = { addSpecialTokens: false } as EncodeOptions;
   } else if (existsSync(join(dir, 'tokenizer.model'))) {
     tokenizer = loadSentencePiece(join(dir, 'tokenizer.model'));
-    if (tokenizer instanceof SentencePieceTokenizer && model.kind === 'decoder-only') firstEncode = { addBos: true } as EncodeOptions;
+    if (tokenizer instanceof SentencePieceTokenizer && model.kind === 'decoder-only') encode = { addBos: true } as EncodeOptions;
   }
-  return { dir, model, tokenizer, firstEncode, laterEncode };
+  return { dir, model, tokenizer, encode };
 }
 
 /** The chat template of tokenizer_config.json, if the folder has one. */

@@ -121,6 +121,11 @@ export class InferenceSession {
     this.deferred.push(...ids);
   }
 
+  /** Forgets the queued tokens (a caller that re-tokenizes the conversation feeds its own). */
+  discardDeferred(): void {
+    this.deferred = [];
+  }
+
   /** Runs ids (with any deferred ones first) and returns the next-token logits [V]. */
   feed(ids: readonly number[]): Float32Array {
     if (this.disposed) fail('InferenceSession', 'the session was disposed');

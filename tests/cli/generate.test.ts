@@ -18,7 +18,7 @@ import {
   Generator, InferenceSession, LlamaConfig, LlamaForCausalLM, generateAll, generativeModel, loadModel, loadTokenizerJson,
   readHfFolder, toHfExport, trainBpe, trainedTokenizerJson, writeHfFolder, type GenerateOptions,
 } from '../../src/index.js';
-import { PLAIN_CHAT } from '../../src/cli/commands/chat.js';
+import { PLAIN_CHAT, reuseSession } from '../../src/cli/commands/chat.js';
 import { FIXTURES } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
@@ -145,19 +145,36 @@ describe('attn generate', () => {
 });
 
 describe('attn chat', () => {
-  it('streams replies in the plain User:/Assistant: format, continuing one session, and says so', async () => {
+  it('streams replies in the plain User:/Assistant: format; each reply equals a fresh generation over the whole conversation', async () => {
     const r = attn(['chat', '--model', dir, '--max-tokens', '8'], 'hello\nthe quick fox\n/exit\n');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /no chat template in tokenizer_config\.json; using a plain "User:\/Assistant:" format/);
-    const replies = r.stdout.split('\n').slice(0, 2);
     const { model, tok } = library();
-    const session = new InferenceSession(model);
-    const first = await generateAll(model, tok, PLAIN_CHAT.first('hello', null), { maxTokens: 8, stop: PLAIN_CHAT.stop, session });
-    const second = await generateAll(model, tok, PLAIN_CHAT.next('the quick fox'), {
-      maxTokens: 8, stop: PLAIN_CHAT.stop, session, encode: { addSpecialTokens: false } as GenerateOptions['encode'],
-    });
-    session.dispose();
-    assert.equal(r.stdout, `${first.text}\n${second.text}\n`, `replies ${JSON.stringify(replies)}`);
+    const turn1 = PLAIN_CHAT.first('hello', null);
+    const first = await generateAll(model, tok, turn1, { maxTokens: 8, stop: PLAIN_CHAT.stop });
+    const turn2 = turn1 + first.text + PLAIN_CHAT.next('the quick fox');
+    const second = await generateAll(model, tok, turn2, { maxTokens: 8, stop: PLAIN_CHAT.stop });
+    assert.equal(r.stdout, `${first.text}\n${second.text}\n`);
+  });
+
+  it('reuseSession keeps the common prefix, trims the rest, or starts over when the cache cannot trim', () => {
+    const { model } = library();
+    const s = new InferenceSession(model);
+    s.feed([5, 6, 7, 8, 9]);
+    let r = reuseSession(s, [5, 6, 7, 1, 2], () => assert.fail('a dense cache can trim'));
+    assert.equal(r.session, s);
+    assert.deepEqual(r.feed, [1, 2]);
+    assert.deepEqual(s.tokens, [5, 6, 7]);
+    r = reuseSession(s, [5, 6, 7], () => assert.fail('no new session needed'));
+    assert.deepEqual(r.feed, [7], 'the last token is run again for its logits');
+    s.dispose();
+    const ring = new InferenceSession(model, { cache: { kind: 'sliding-window', window: 2 } });
+    ring.feed([1, 2, 3, 4]);
+    const fresh = new InferenceSession(model, { cache: { kind: 'sliding-window', window: 2 } });
+    r = reuseSession(ring, [1, 2, 9], () => fresh);
+    assert.equal(r.session, fresh);
+    assert.deepEqual(r.feed, [1, 2, 9]);
+    fresh.dispose();
   });
 
   it('refuses an encoder-decoder', () => {

@@ -17,8 +17,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  DenseKVCache, InferenceSession, SlidingWindowKVCache, fromTypedArray, generativeModel, greedy, loadModel, noGrad,
-  readHfFolder, tidy, withoutFused, type GenerativeModel, type KVCache, type SessionCache,
+  DenseKVCache, GPT2Config, InferenceSession, LlamaConfig, SlidingWindowKVCache, fromTypedArray, generativeModel, greedy,
+  kvCacheBytesFor, loadModel, noGrad, readHfFolder, tidy, withoutFused, type GenerativeModel, type KVCache, type SessionCache,
 } from '../../src/index.js';
 import { FIXTURES, loadFixture, maxAbsDiff } from '../helpers.js';
 
@@ -162,5 +162,23 @@ describe('encoder-decoders: encoder once, cross-attention K/V cached', () => {
     const none = greedyRun(model, [doc.tgt_ids[row]![0]!], 10, 'none', { encoderIds: doc.src_ids[row]! });
     const cached = greedyRun(model, [doc.tgt_ids[row]![0]!], 10, { kind: 'dense' }, { encoderIds: doc.src_ids[row]! });
     assertSameRun(none, cached, 'transformer');
+  });
+});
+
+describe('cache memory is what attn calc predicts', () => {
+  it('dense caches grown one slot at a time hold 2 x layers x KV heads x tokens x head dim (int8: head dim + 4 bytes per vector)', () => {
+    for (const name of ['llama', 'gpt2']) {
+      const f = readHfFolder(join(FIXTURES, `models-${name}`));
+      const model = generativeModel(loadModel(f), { config: f.config });
+      const config = name === 'gpt2' ? GPT2Config.fromDict(f.config) : LlamaConfig.fromDict(f.config);
+      for (const dtype of ['float32', 'int8'] as const) {
+        const s = new InferenceSession(model, { cache: { kind: 'dense', dtype, step: 1 } });
+        s.feed([1, 2, 3, 4, 5, 6, 7]);
+        assert.equal(s.cacheBytes, kvCacheBytesFor(config, { tokens: 7, dtype }), `${name} ${dtype}`);
+        s.dispose();
+      }
+    }
+    const llama = LlamaConfig.fromDict(readHfFolder(join(FIXTURES, 'models-llama')).config);
+    assert.ok(llama.numKeyValueHeads < llama.num_attention_heads, 'the llama fixture is GQA, so the check covers KV heads only');
   });
 });

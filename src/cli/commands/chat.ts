@@ -7,7 +7,6 @@ import { SAMPLING_OPTIONS, SAMPLING_USAGE, cacheFromArgs, chatTemplate, loadForG
 /**
  * The plain conversation format used when the folder has no chat template we can apply:
  *   System: ...\nUser: ...\nAssistant: ...\nUser: ...\nAssistant:
- * Each turn appends only its new text to the session, so the KV cache carries the conversation.
  */
 export const PLAIN_CHAT = {
   first: (user: string, system: string | null) => `${system ? `System: ${system}\n` : ''}User: ${user}\nAssistant:`,
@@ -16,15 +15,42 @@ export const PLAIN_CHAT = {
   stop: ['\nUser:'],
 };
 
+/** Length of the common prefix of two id lists. */
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/**
+ * Prepares a session to continue a conversation whose full token ids are `ids` (llama.cpp
+ * server's prompt cache): keeps the longest prefix the session already ran, trims the rest, and
+ * returns the ids still to feed (at least one, whose logits start the reply). A session whose
+ * cache cannot trim is replaced by a new one.
+ */
+export function reuseSession(session: InferenceSession, ids: readonly number[], fresh: () => InferenceSession): { session: InferenceSession; feed: number[] } {
+  session.discardDeferred();
+  const keep = Math.min(commonPrefix(ids, session.tokens), ids.length - 1);
+  const drop = session.tokens.length - keep;
+  if (drop === 0) return { session, feed: ids.slice(keep) };
+  if ((session.layerCaches ?? []).every((c) => c.isTrimmable())) {
+    session.trim(drop);
+    return { session, feed: ids.slice(keep) };
+  }
+  session.dispose();
+  return { session: fresh(), feed: [...ids] };
+}
+
 export const chat: Command = {
   name: 'chat',
   summary: 'a streaming chat REPL over a Hugging Face model folder (the conversation stays in the KV cache)',
   usage: `attn chat --model DIR [--system TEXT] [options]
 
 Reads one user message per line from standard input and streams the model's reply. The
-conversation stays in one session: each turn runs only its new tokens through the model.
-Chat templates (tokenizer_config.json's chat_template, Jinja) are not applied yet: the
-conversation uses a plain "User: ... / Assistant: ..." format, and the command says so.
+conversation is re-tokenized each turn and only the tokens past the longest prefix the session
+already holds go through the model, so the KV cache carries the conversation. Chat templates
+(tokenizer_config.json's chat_template, Jinja) are not applied yet: the conversation uses a plain
+"User: ... / Assistant: ..." format, and the command says so.
 Commands: /reset starts a new conversation, /exit (or end of input) quits.
 
 Options:
@@ -45,8 +71,9 @@ ${SAMPLING_USAGE}`,
       : 'attn chat: no chat template in tokenizer_config.json; using a plain "User:/Assistant:" format');
     const tty = Boolean(process.stdin.isTTY);
     const rl = createInterface({ input: process.stdin, terminal: tty });
-    let session = new InferenceSession(model, cache ? { cache } : {});
-    let first = true;
+    const fresh = () => new InferenceSession(model, cache ? { cache } : {});
+    let session = fresh();
+    let conversation = '';
     if (tty) process.stdout.write('> ');
     try {
       for await (const line of rl) {
@@ -54,15 +81,15 @@ ${SAMPLING_USAGE}`,
         if (user === '/exit' || user === '/quit') break;
         if (user === '/reset') {
           session.dispose();
-          session = new InferenceSession(model, cache ? { cache } : {});
-          first = true;
+          session = fresh();
+          conversation = '';
           console.error('[conversation reset]');
         } else if (user !== '') {
-          const text = first ? PLAIN_CHAT.first(user, values.system ?? null) : PLAIN_CHAT.next(user);
-          const it = generate(model, tokenizer, text, {
-            ...sampling, maxTokens, stop: [...PLAIN_CHAT.stop, ...stop], session, encode: first ? loaded.firstEncode : loaded.laterEncode,
-          });
-          first = false;
+          const prompt = conversation + (conversation === '' ? PLAIN_CHAT.first(user, values.system ?? null) : PLAIN_CHAT.next(user));
+          const reused = reuseSession(session, tokenizer.encode(prompt, loaded.encode), fresh);
+          session = reused.session;
+          const it = generate(model, tokenizer, reused.feed, { ...sampling, maxTokens, stop: [...PLAIN_CHAT.stop, ...stop], session });
+          let reply = '';
           for (;;) {
             const r = await it.next();
             if (r.done) {
@@ -70,8 +97,10 @@ ${SAMPLING_USAGE}`,
               if (tty) console.error(`[${s.generatedTokens} tokens, ttft ${s.ttftMs.toFixed(0)} ms, ${s.decodeTokensPerS.toFixed(1)} tokens/s]`);
               break;
             }
+            reply += r.value.text;
             process.stdout.write(r.value.text);
           }
+          conversation = prompt + reply;
           process.stdout.write('\n');
         }
         if (tty) process.stdout.write('> ');

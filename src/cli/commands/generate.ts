@@ -52,7 +52,7 @@ ${SAMPLING_USAGE}
       prompt = parseIds(values['prompt-ids']!);
     }
     const { maxTokens, stop, ...samplingOptions } = sampling;
-    const it = generate(model, tokenizer, prompt, { ...samplingOptions, maxTokens, stop, encode: loaded.firstEncode, ...(cache ? { cache } : {}) });
+    const it = generate(model, tokenizer, prompt, { ...samplingOptions, maxTokens, stop, encode: loaded.encode, ...(cache ? { cache } : {}) });
     const stream = !values.json && tokenizer !== null;
     let result: GenerationResult;
     for (;;) {
