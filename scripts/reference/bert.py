@@ -39,6 +39,14 @@ from safetensors_io import write_safetensors
 OUT = "tests/fixtures/"
 B, T = 3, 8
 
+# Dropout where transformers applies it; identity unless dropout.py switches training on (and
+# replaces F.dropout by attn's mask generator): the fixtures written here are in eval mode.
+TRAINING = False
+
+
+def drop(x, p):
+    return F.dropout(x, p, training=TRAINING)
+
 
 
 
@@ -60,7 +68,7 @@ def bert_encoder(p, cfg, ids, type_ids, mask):
     e = "bert.embeddings."
     x = p[e + "word_embeddings.weight"][ids] + p[e + "token_type_embeddings.weight"][type_ids]
     x = x + p[e + "position_embeddings.weight"][torch.arange(t)][None]
-    x = ln(x, e + "LayerNorm")
+    x = drop(ln(x, e + "LayerNorm"), cfg.get("hidden_dropout_prob", 0.0))
     ext = (1.0 - mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
     for i in range(cfg["num_hidden_layers"]):
         q_ = f"bert.encoder.layer.{i}."
@@ -69,10 +77,11 @@ def bert_encoder(p, cfg, ids, type_ids, mask):
         k = heads(lin(x, q_ + "attention.self.key"))
         v = heads(lin(x, q_ + "attention.self.value"))
         s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd) + ext
-        a = torch.matmul(F.softmax(s, dim=-1), v).permute(0, 2, 1, 3).contiguous().view(bsz, t, D)
-        x = ln(lin(a, q_ + "attention.output.dense") + x, q_ + "attention.output.LayerNorm")
+        probs = drop(F.softmax(s, dim=-1), cfg.get("attention_probs_dropout_prob", 0.0))
+        a = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous().view(bsz, t, D)
+        x = ln(drop(lin(a, q_ + "attention.output.dense"), cfg.get("hidden_dropout_prob", 0.0)) + x, q_ + "attention.output.LayerNorm")
         h = act(lin(x, q_ + "intermediate.dense"))
-        x = ln(lin(h, q_ + "output.dense") + x, q_ + "output.LayerNorm")
+        x = ln(drop(lin(h, q_ + "output.dense"), cfg.get("hidden_dropout_prob", 0.0)) + x, q_ + "output.LayerNorm")
     return x
 
 
@@ -87,6 +96,8 @@ def mlm_logits(p, cfg, ids, type_ids, mask):
 def cls_logits(p, cfg, ids, type_ids, mask):
     x = bert_encoder(p, cfg, ids, type_ids, mask)
     pooled = torch.tanh(F.linear(x[:, 0], p["bert.pooler.dense.weight"], p["bert.pooler.dense.bias"]))
+    p_cls = cfg.get("classifier_dropout")
+    pooled = drop(pooled, p_cls if p_cls is not None else cfg.get("hidden_dropout_prob", 0.0))
     return F.linear(pooled, p["classifier.weight"], p["classifier.bias"])
 
 
@@ -211,4 +222,5 @@ def main():
     print("bert params", sum(v.numel() for v in mlm.values()), "loss", float(loss), "cls", c_logits.tolist())
 
 
-main()
+if __name__ == "__main__":
+    main()

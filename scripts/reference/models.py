@@ -46,6 +46,14 @@ from rope_scaling import cos_sin as scaled_cos_sin
 OUT = "tests/fixtures/"
 B, T = 2, 8
 
+# Dropout where transformers applies it; identity unless dropout.py switches training on (and
+# replaces F.dropout by attn's mask generator): the fixtures written here are in eval mode.
+TRAINING = False
+
+
+def drop(x, p):
+    return F.dropout(x, p, training=TRAINING)
+
 
 # ---------------------------------------------------------------------------------------------
 # GPT-2 (transformers/models/gpt2/modeling_gpt2.py)
@@ -64,6 +72,7 @@ def gpt2_forward(p, cfg, ids):
     hd = D // nh
     bsz, t = ids.shape
     x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][torch.arange(t)]
+    x = drop(x, cfg.get("embd_pdrop", 0.0))
     causal = torch.tril(torch.ones((t, t), dtype=torch.bool))
     for i in range(cfg["n_layer"]):
         q_ = f"transformer.h.{i}."
@@ -73,12 +82,12 @@ def gpt2_forward(p, cfg, ids):
         q, k, v = (z.view(bsz, t, nh, hd).transpose(1, 2) for z in (q, k, v))
         w = torch.matmul(q, k.transpose(-1, -2)) / torch.full([], v.size(-1) ** 0.5)
         w = torch.where(causal, w, torch.tensor(torch.finfo(w.dtype).min))
-        w = F.softmax(w, dim=-1)
+        w = drop(F.softmax(w, dim=-1), cfg.get("attn_pdrop", 0.0))
         a = torch.matmul(w, v).transpose(1, 2).contiguous().view(bsz, t, D)
-        x = x + conv1d(a, p[q_ + "attn.c_proj.weight"], p[q_ + "attn.c_proj.bias"])
+        x = x + drop(conv1d(a, p[q_ + "attn.c_proj.weight"], p[q_ + "attn.c_proj.bias"]), cfg.get("resid_pdrop", 0.0))
         h = F.layer_norm(x, (D,), p[q_ + "ln_2.weight"], p[q_ + "ln_2.bias"], cfg["layer_norm_epsilon"])
         m = gelu_new(conv1d(h, p[q_ + "mlp.c_fc.weight"], p[q_ + "mlp.c_fc.bias"]))
-        x = x + conv1d(m, p[q_ + "mlp.c_proj.weight"], p[q_ + "mlp.c_proj.bias"])
+        x = x + drop(conv1d(m, p[q_ + "mlp.c_proj.weight"], p[q_ + "mlp.c_proj.bias"]), cfg.get("resid_pdrop", 0.0))
     x = F.layer_norm(x, (D,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], cfg["layer_norm_epsilon"])
     return x @ p["transformer.wte.weight"].t()  # lm_head tied to wte
 
@@ -162,7 +171,7 @@ def llama_forward(p, cfg, ids, sliding_window=None):
         k = k * cos + rotate_half(k) * sin
         k, v = repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv)
         w = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(hd) + mask
-        w = F.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+        w = drop(F.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype), cfg.get("attention_dropout", 0.0))
         a = torch.matmul(w, v).transpose(1, 2).reshape(bsz, t, nh * hd)
         x = x + lin(a, q_ + "self_attn.o_proj")
         h = rms_norm(x, p[q_ + "post_attention_layernorm.weight"], eps)

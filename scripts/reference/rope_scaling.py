@@ -41,7 +41,15 @@ def inv_freq_and_attention_factor(dim, base, max_position_embeddings, rope_scali
         base = base * ((factor * seq_len / max_position_embeddings) - (factor - 1)) ** (dim / (dim - 2))
         return _default_inv_freq(base, dim), 1.0
     if kind == "yarn":
-        original = rope_scaling.get("original_max_position_embeddings") or max_position_embeddings
+        # transformers' rule: with original_max_position_embeddings (the pre-YaRN context) the factor is
+        # max_position_embeddings / original_max_position_embeddings, whatever `factor` says (or if absent);
+        # without it max_position_embeddings is the pre-YaRN context and `factor` is used
+        if rope_scaling.get("original_max_position_embeddings") is not None:
+            original = rope_scaling["original_max_position_embeddings"]
+            factor = max_position_embeddings / original
+        else:
+            original = max_position_embeddings
+        truncate = rope_scaling.get("truncate", True)
         attention_factor = rope_scaling.get("attention_factor")
         mscale = rope_scaling.get("mscale")
         mscale_all_dim = rope_scaling.get("mscale_all_dim")
@@ -60,8 +68,10 @@ def inv_freq_and_attention_factor(dim, base, max_position_embeddings, rope_scali
         def find_correction_dim(num_rotations):
             return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
 
-        low = max(math.floor(find_correction_dim(beta_fast)), 0)
-        high = min(math.ceil(find_correction_dim(beta_slow)), dim - 1)
+        low, high = find_correction_dim(beta_fast), find_correction_dim(beta_slow)
+        if truncate:
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dim - 1)
         if low == high:
             high += 0.001
         ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
@@ -103,7 +113,10 @@ CASES = [
     ("dynamic, longer than max_position_embeddings", 16, 10000.0, 8, {"rope_type": "dynamic", "factor": 2.0}),
     ("yarn", 32, 10000.0, 64, {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16}),
     ("yarn, beta and attention_factor given", 64, 500000.0, 128, {"rope_type": "yarn", "factor": 8.0, "beta_fast": 16, "beta_slow": 2, "attention_factor": 0.9}),
+    # factor 40 is overridden: max_position_embeddings / original_max_position_embeddings = 4 (transformers' rule)
     ("yarn, mscale / mscale_all_dim (DeepSeek)", 32, 10000.0, 64, {"rope_type": "yarn", "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 0.707, "original_max_position_embeddings": 16}),
+    ("yarn, factor left implicit (derived: 256 / 32 = 8)", 32, 10000.0, 256, {"rope_type": "yarn", "original_max_position_embeddings": 32}),
+    ("yarn, original_max_position_embeddings left implicit (= max_position_embeddings), truncate false", 32, 10000.0, 48, {"rope_type": "yarn", "factor": 3.0, "truncate": False}),
     ("llama3", 64, 500000.0, 131072, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}),
 ]
 POSITIONS = [0, 1, 2, 5, 17, 40, 63, 100]

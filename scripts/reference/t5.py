@@ -81,8 +81,10 @@ class T5DenseActDense(nn.Module):
         self.wo = nn.Linear(c["d_ff"], c["d_model"], bias=False)
         self.act = ACT2FN[c["dense_act_fn"]]
 
+        self.dropout = nn.Dropout(c["dropout_rate"])
+
     def forward(self, h):
-        return self.wo(self.act(self.wi(h)))
+        return self.wo(self.dropout(self.act(self.wi(h))))
 
 
 class T5DenseGatedActDense(nn.Module):
@@ -93,8 +95,10 @@ class T5DenseGatedActDense(nn.Module):
         self.wo = nn.Linear(c["d_ff"], c["d_model"], bias=False)
         self.act = ACT2FN[c["dense_act_fn"]]
 
+        self.dropout = nn.Dropout(c["dropout_rate"])
+
     def forward(self, h):
-        return self.wo(self.act(self.wi_0(h)) * self.wi_1(h))
+        return self.wo(self.dropout(self.act(self.wi_0(h)) * self.wi_1(h)))
 
 
 class T5LayerFF(nn.Module):
@@ -102,9 +106,10 @@ class T5LayerFF(nn.Module):
         super().__init__()
         self.DenseReluDense = T5DenseGatedActDense(c) if c["is_gated_act"] else T5DenseActDense(c)
         self.layer_norm = T5LayerNorm(c["d_model"], eps=c["layer_norm_epsilon"])
+        self.dropout = nn.Dropout(c["dropout_rate"])
 
     def forward(self, h):
-        return h + self.DenseReluDense(self.layer_norm(h))
+        return h + self.dropout(self.DenseReluDense(self.layer_norm(h)))
 
 
 class T5Attention(nn.Module):
@@ -120,6 +125,7 @@ class T5Attention(nn.Module):
         self.k = nn.Linear(c["d_model"], inner, bias=False)
         self.v = nn.Linear(c["d_model"], inner, bias=False)
         self.o = nn.Linear(inner, c["d_model"], bias=False)
+        self.dropout = c["dropout_rate"]
         if has_relative_attention_bias:
             self.relative_attention_bias = nn.Embedding(self.num_buckets, self.n_heads)
 
@@ -172,6 +178,7 @@ class T5Attention(nn.Module):
                 position_bias = position_bias + mask  # (batch_size, n_heads, seq_length, key_length)
         scores = scores + position_bias
         attn_weights = F.softmax(scores.float(), dim=-1).type_as(scores)
+        attn_weights = F.dropout(attn_weights, p=self.dropout, training=self.training)
         out = torch.matmul(attn_weights, v).transpose(1, 2).contiguous().view(bsz, -1, self.n_heads * self.d_kv)
         return self.o(out), position_bias
 
@@ -181,10 +188,11 @@ class T5LayerSelfAttention(nn.Module):
         super().__init__()
         self.SelfAttention = T5Attention(c, is_decoder, has_relative_attention_bias)
         self.layer_norm = T5LayerNorm(c["d_model"], eps=c["layer_norm_epsilon"])
+        self.dropout = nn.Dropout(c["dropout_rate"])
 
     def forward(self, h, mask, position_bias):
         out, position_bias = self.SelfAttention(self.layer_norm(h), mask=mask, position_bias=position_bias)
-        return h + out, position_bias
+        return h + self.dropout(out), position_bias
 
 
 class T5LayerCrossAttention(nn.Module):
@@ -192,10 +200,11 @@ class T5LayerCrossAttention(nn.Module):
         super().__init__()
         self.EncDecAttention = T5Attention(c, True, has_relative_attention_bias=False)
         self.layer_norm = T5LayerNorm(c["d_model"], eps=c["layer_norm_epsilon"])
+        self.dropout = nn.Dropout(c["dropout_rate"])
 
     def forward(self, h, kv, mask, position_bias):
         out, position_bias = self.EncDecAttention(self.layer_norm(h), mask=mask, key_value_states=kv, position_bias=position_bias)
-        return h + out, position_bias
+        return h + self.dropout(out), position_bias
 
 
 class T5Block(nn.Module):
@@ -222,10 +231,12 @@ class T5Stack(nn.Module):
         n = c["num_decoder_layers"] if is_decoder else c["num_layers"]
         self.block = nn.ModuleList([T5Block(c, is_decoder, has_relative_attention_bias=(i == 0)) for i in range(n)])
         self.final_layer_norm = T5LayerNorm(c["d_model"], eps=c["layer_norm_epsilon"])
+        self.dropout = nn.Dropout(c["dropout_rate"])
 
     def forward(self, input_ids, attention_mask, enc_h=None, enc_attention_mask=None):
         h = self.embed_tokens(input_ids)
         bsz, t = input_ids.shape
+        h = self.dropout(h)
         # ModuleUtilsMixin.get_extended_attention_mask: causal for the decoder, (1 - mask) * finfo.min
         ext = attention_mask[:, None, None, :].to(h.dtype)
         if self.is_decoder:
@@ -238,7 +249,7 @@ class T5Stack(nn.Module):
         position_bias = enc_dec_position_bias = None
         for blk in self.block:  # later blocks reuse the first block's bias (mask already added)
             h, position_bias, enc_dec_position_bias = blk(h, ext, position_bias, enc_h, enc_ext, enc_dec_position_bias)
-        return self.final_layer_norm(h)
+        return self.dropout(self.final_layer_norm(h))
 
 
 class T5ForConditionalGeneration(nn.Module):
@@ -360,4 +371,5 @@ def main():
         json.dump(doc, f, separators=(",", ":"))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -55,20 +55,24 @@ def sinusoid(n, d):
 
 
 class PaperTransformer(nn.Transformer):
-    def __init__(self, c):
+    def __init__(self, c, dropout=0.0):
         super().__init__(d_model=c["d_model"], nhead=c["nhead"], num_encoder_layers=c["num_encoder_layers"],
-                         num_decoder_layers=c["num_decoder_layers"], dim_feedforward=c["dim_feedforward"], dropout=0.0,
+                         num_decoder_layers=c["num_decoder_layers"], dim_feedforward=c["dim_feedforward"], dropout=dropout,
                          activation="relu", layer_norm_eps=c["layer_norm_eps"], batch_first=True, norm_first=False)
         self.embedding = nn.Embedding(c["vocab_size"], c["d_model"])
+        self.embedding_dropout = nn.Dropout(dropout)  # the paper's dropout on embeddings + positions (sec. 5.4)
         self.register_buffer("pe", sinusoid(c["max_position_embeddings"], c["d_model"]), persistent=False)
 
     def embed(self, ids):
-        return self.embedding(ids) * math.sqrt(self.d_model) + self.pe[: ids.shape[1]]
+        return self.embedding_dropout(self.embedding(ids) * math.sqrt(self.d_model) + self.pe[: ids.shape[1]])
 
     def logits(self, src, tgt, src_pad, tgt_pad):
         tgt_mask = self.generate_square_subsequent_mask(tgt.shape[1])
-        out = super().forward(self.embed(src), self.embed(tgt), tgt_mask=tgt_mask, src_key_padding_mask=src_pad,
-                              tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
+        # nn.Transformer.forward's two calls, each side embedded just before its stack (so that
+        # with dropout the masks are drawn in the order encoder, then decoder)
+        memory = self.encoder(self.embed(src), src_key_padding_mask=src_pad)
+        out = self.decoder(self.embed(tgt), memory, tgt_mask=tgt_mask, tgt_key_padding_mask=tgt_pad,
+                           memory_key_padding_mask=src_pad)
         return out @ self.embedding.weight.t()
 
 
@@ -140,4 +144,5 @@ def main():
     print(sorted(state))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -33,17 +33,20 @@ function withTotal(b: Omit<ParamBreakdown, 'total'>): ParamBreakdown {
   return { ...b, total: b.embeddings + b.attention + b.ffn + b.norms + b.head };
 }
 
-/** GPT-2: wte + wpe, Conv1D c_attn/c_proj and c_fc/c_proj with biases, two LayerNorms per block + ln_f. */
+/**
+ * GPT-2: wte + wpe, Conv1D c_attn/c_proj and c_fc/c_proj with biases, two LayerNorms per block + ln_f.
+ * attn's variants: wpe only with learned positions, ln_f only with pre-norm.
+ */
 export function gpt2ParamCount(c: GPT2Config): ParamBreakdown {
   const d = c.n_embd;
   const inner = c.n_inner ?? 4 * d;
   const perLayerAttention = d * 3 * d + 3 * d + d * d + d;
   const perLayerFfn = d * inner + inner + inner * d + d;
   return withTotal({
-    embeddings: c.vocab_size * d + c.n_positions * d,
+    embeddings: c.vocab_size * d + (c.position_embedding_type === 'learned' ? c.n_positions * d : 0),
     attention: c.n_layer * perLayerAttention,
     ffn: c.n_layer * perLayerFfn,
-    norms: c.n_layer * 2 * (2 * d) + 2 * d,
+    norms: c.n_layer * 2 * (2 * d) + (c.norm_position === 'pre' ? 2 * d : 0),
     head: c.tie_word_embeddings ? 0 : c.vocab_size * d,
   });
 }

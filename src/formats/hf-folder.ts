@@ -59,6 +59,8 @@ export interface WriteHfFolderOptions {
   overwrite?: boolean;
   /** Further files copied verbatim into the folder (tokenizer.json, generation_config.json, ...), by their base name. */
   copyFiles?: readonly string[];
+  /** Further files written from memory, by base name (a training checkpoint's optimizer state, trainer_state.json). */
+  files?: ReadonlyMap<string, Uint8Array | string>;
 }
 
 /** Writes bytes to a new file and fsyncs it. */
@@ -107,6 +109,10 @@ export function writeHfFolder(dir: string, opts: WriteHfFolderOptions): void {
       const name = basename(file);
       if (name === 'config.json' || name === 'model.safetensors') fail(what, `copyFiles: ${file} would replace the written ${name}`);
       copyFileSync(file, join(tmp, name));
+    }
+    for (const [name, content] of opts.files ?? []) {
+      if (name !== basename(name) || name === 'config.json' || name === 'model.safetensors') fail(what, `files: '${name}' must be a plain file name other than config.json and model.safetensors`);
+      writeDurably(join(tmp, name), typeof content === 'string' ? new TextEncoder().encode(content) : content);
     }
     if (exists) renameSync(target, old);
     try {

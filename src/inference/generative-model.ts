@@ -72,7 +72,8 @@ export function generativeModel(model: LoadedModel | Module, opts: GenerativeMod
     return {
       kind: 'decoder-only', modelType: c.model_type, module: m, vocabSize: c.vocab_size,
       geometry: { layers: c.n_layer, kvHeads: c.n_head, headDim: c.n_embd / c.n_head, valueDim: c.n_embd / c.n_head, slidingWindow: null },
-      maxPositions: c.n_positions, decoderStartTokenId: null, eosTokenIds: eos, encode: noEncoder,
+      // only learned positions have a table to run out of (attn's GPT-2 variants have none)
+      maxPositions: c.position_embedding_type === 'learned' ? c.n_positions : null, decoderStartTokenId: null, eosTokenIds: eos, encode: noEncoder,
       logits: (x, o) => m.forward(x, { cache: o.cache?.self ?? null, logitsToKeep: o.logitsToKeep }),
     };
   }

@@ -12,14 +12,17 @@
  * Attention is bidirectional; `attentionMask` [B, T] (1 = token, 0 = padding) hides padded keys,
  * as transformers' get_extended_attention_mask. Tensor names are those of HF checkpoints
  * (`bert.encoder.layer.0.attention.self.query.weight`); old checkpoints' `LayerNorm.gamma/beta`
- * and BertModel checkpoints without the `bert.` prefix load too. Dropout is not applied
- * (inference semantics).
+ * and BertModel checkpoints without the `bert.` prefix load too. Dropout is applied where transformers
+ * applies it (hidden_dropout_prob after the embedding LayerNorm and on each sublayer's output before
+ * its residual add, attention_probs_dropout_prob on the attention weights, classifier_dropout on
+ * the pooled state) in training mode only. Named intermediates: inp_embd, inp_norm; per layer
+ * attn_out, ffn_inp, ffn_out, l_out; result_output.
  */
 import { add, fail, fromTypedArray, matmul, tanh, zeros, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, scaledDotProductAttention } from '../ops/index.js';
-import { Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, splitHeads } from '../nn/index.js';
+import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, shareDropoutGenerator, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, configToDict, requirePositiveInt } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
 import { keyPaddingMask } from './transformer.js';
 import { loadWeights } from './weights.js';
 
@@ -38,6 +41,11 @@ export class BertConfig {
   pad_token_id = 0;
   position_embedding_type = 'absolute';
   initializer_range = 0.02;
+  /** Dropout in training mode: after the embeddings and on each sublayer output / on the attention weights. */
+  hidden_dropout_prob = 0.1;
+  attention_probs_dropout_prob = 0.1;
+  /** Dropout on the pooled state before the classifier; null means hidden_dropout_prob. */
+  classifier_dropout: number | null = null;
   /** Classifier outputs; when config.json has only id2label (as saved configs do), its size. */
   num_labels = 2;
   id2label: Record<string, string> | null = null;
@@ -50,6 +58,8 @@ export class BertConfig {
     if (c.hidden_size % c.num_attention_heads !== 0) fail('BertConfig', `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
     if (!(c.hidden_act in ACTIVATIONS)) fail('BertConfig', `hidden_act '${c.hidden_act}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
     if (c.position_embedding_type !== 'absolute') fail('BertConfig', `position_embedding_type '${c.position_embedding_type}' is not supported (absolute)`);
+    for (const f of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) requireProbability('BertConfig', f, c[f]);
+    if (c.classifier_dropout !== null) requireProbability('BertConfig', 'classifier_dropout', c.classifier_dropout);
     return c;
   }
 
@@ -82,6 +92,7 @@ export class BertEmbeddings extends Module {
   readonly positionEmbeddings: Embedding;
   readonly tokenTypeEmbeddings: Embedding;
   readonly layerNorm: LayerNorm;
+  readonly dropout: Dropout;
 
   constructor(readonly config: BertConfig, g: Generator) {
     super();
@@ -90,6 +101,7 @@ export class BertEmbeddings extends Module {
     this.positionEmbeddings = this.module('position_embeddings', new Embedding(config.max_position_embeddings, config.hidden_size, { std, generator: g }));
     this.tokenTypeEmbeddings = this.module('token_type_embeddings', new Embedding(config.type_vocab_size, config.hidden_size, { std, generator: g }));
     this.layerNorm = this.module('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+    this.dropout = this.module('dropout', new Dropout(config.hidden_dropout_prob));
   }
 
   /** ids [B, T], tokenTypeIds [B, T] -> [B, T, D] */
@@ -97,8 +109,8 @@ export class BertEmbeddings extends Module {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     if (t > this.config.max_position_embeddings) fail('BertEmbeddings', `sequence of ${t} tokens exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
     const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => i), [t]); // [T]
-    const x = add(add(this.wordEmbeddings.forward(inputIds), this.tokenTypeEmbeddings.forward(tokenTypeIds)), this.positionEmbeddings.forward(positions)); // [B, T, D]
-    return this.layerNorm.forward(x);
+    const x = named(add(add(this.wordEmbeddings.forward(inputIds), this.tokenTypeEmbeddings.forward(tokenTypeIds)), this.positionEmbeddings.forward(positions)), 'inp_embd'); // [B, T, D]
+    return this.dropout.forward(named(this.layerNorm.forward(x), 'inp_norm'));
   }
 }
 
@@ -107,6 +119,7 @@ export class BertSelfAttention extends Module {
   readonly query: Linear;
   readonly key: Linear;
   readonly value: Linear;
+  readonly dropout: Dropout;
 
   constructor(readonly config: BertConfig, g: Generator) {
     super();
@@ -114,6 +127,7 @@ export class BertSelfAttention extends Module {
     this.query = this.module('query', new Linear(d, d, { generator: g }));
     this.key = this.module('key', new Linear(d, d, { generator: g }));
     this.value = this.module('value', new Linear(d, d, { generator: g }));
+    this.dropout = this.module('dropout', new Dropout(config.attention_probs_dropout_prob));
   }
 
   /** x [B, T, D], keyMask bool [B, 1, 1, T] (true = attend) -> context [B, T, D] */
@@ -122,24 +136,32 @@ export class BertSelfAttention extends Module {
     const q = splitHeads(this.query.forward(x), nh); // [B, nh, T, hd]
     const k = splitHeads(this.key.forward(x), nh); // [B, nh, T, hd]
     const v = splitHeads(this.value.forward(x), nh); // [B, nh, T, hd]
-    const context = scaledDotProductAttention(q, k, v, keyMask ? { mask: keyMask } : {}); // [B, nh, T, hd], scale 1/sqrt(hd)
+    const context = scaledDotProductAttention(q, k, v, {
+      ...(keyMask ? { mask: keyMask } : {}), dropout: this.dropout.rate, generator: this.dropout.generator,
+    }); // [B, nh, T, hd], scale 1/sqrt(hd)
     return mergeHeads(context); // [B, T, D]
   }
 }
 
-/** Output projection, then the post-norm residual: LayerNorm(dense(h) + input). BertSelfOutput and BertOutput. */
+/**
+ * Output projection, then the post-norm residual: LayerNorm(dropout(dense(h)) + input). BertSelfOutput
+ * and BertOutput; `site` names the projection (attn_out or ffn_out) and its layer.
+ */
 export class BertResidualOutput extends Module {
   readonly dense: Linear;
   readonly layerNorm: LayerNorm;
+  readonly dropout: Dropout;
 
-  constructor(inFeatures: number, config: BertConfig, g: Generator) {
+  constructor(inFeatures: number, config: BertConfig, g: Generator, readonly site: { name: string; layer: number } = { name: 'out', layer: 0 }) {
     super();
     this.dense = this.module('dense', new Linear(inFeatures, config.hidden_size, { generator: g }));
     this.layerNorm = this.module('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
+    this.dropout = this.module('dropout', new Dropout(config.hidden_dropout_prob));
   }
 
   forward(hidden: Tensor, input: Tensor): Tensor {
-    return this.layerNorm.forward(add(this.dense.forward(hidden), input)); // [B, T, D]
+    const projected = named(this.dense.forward(hidden), this.site.name, this.site.layer); // [B, T, D]
+    return this.layerNorm.forward(add(this.dropout.forward(projected), input)); // [B, T, D]
   }
 }
 
@@ -148,10 +170,10 @@ export class BertAttention extends Module {
   readonly self: BertSelfAttention;
   readonly output: BertResidualOutput;
 
-  constructor(config: BertConfig, g: Generator) {
+  constructor(config: BertConfig, g: Generator, layer = 0) {
     super();
     this.self = this.module('self', new BertSelfAttention(config, g));
-    this.output = this.module('output', new BertResidualOutput(config.hidden_size, config, g));
+    this.output = this.module('output', new BertResidualOutput(config.hidden_size, config, g, { name: 'attn_out', layer }));
   }
 
   forward(x: Tensor, keyMask: Tensor | null): Tensor {
@@ -181,16 +203,17 @@ export class BertLayer extends Module {
   readonly intermediate: BertIntermediate;
   readonly output: BertResidualOutput;
 
-  constructor(config: BertConfig, g: Generator) {
+  /** `layer` is the layer index, for the names of intermediates. */
+  constructor(config: BertConfig, g: Generator, readonly layer = 0) {
     super();
-    this.attention = this.module('attention', new BertAttention(config, g));
+    this.attention = this.module('attention', new BertAttention(config, g, layer));
     this.intermediate = this.module('intermediate', new BertIntermediate(config, g));
-    this.output = this.module('output', new BertResidualOutput(config.intermediate_size, config, g));
+    this.output = this.module('output', new BertResidualOutput(config.intermediate_size, config, g, { name: 'ffn_out', layer }));
   }
 
   forward(x: Tensor, keyMask: Tensor | null): Tensor {
-    const attended = this.attention.forward(x, keyMask); // LayerNorm(x + attn(x))
-    return this.output.forward(this.intermediate.forward(attended), attended); // LayerNorm(. + ffn(.))
+    const attended = named(this.attention.forward(x, keyMask), 'ffn_inp', this.layer); // LayerNorm(x + attn(x))
+    return named(this.output.forward(this.intermediate.forward(attended), attended), 'l_out', this.layer); // LayerNorm(. + ffn(.))
   }
 }
 
@@ -200,7 +223,7 @@ export class BertEncoder extends Module {
 
   constructor(config: BertConfig, g: Generator) {
     super();
-    this.layer = this.module('layer', new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new BertLayer(config, g))));
+    this.layer = this.module('layer', new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new BertLayer(config, g, i))));
   }
 
   forward(x: Tensor, keyMask: Tensor | null): Tensor {
@@ -310,18 +333,22 @@ function bertRename(name: string): string {
 export class BertForMaskedLM extends Module {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
+  /** The generator every dropout of this model draws from (seed it, or save and restore its state with a checkpoint). */
+  readonly dropoutGenerator: Generator;
 
-  constructor(readonly config: BertConfig, opts: { generator?: Generator } = {}) {
+  /** `generator` initialises the weights; `dropoutGenerator` draws dropout masks (default: a Generator seeded 0 each). */
+  constructor(readonly config: BertConfig, opts: { generator?: Generator; dropoutGenerator?: Generator } = {}) {
     super();
     const g = opts.generator ?? new Generator(0);
     this.bert = this.module('bert', new BertModel(config, { addPoolingLayer: false, generator: g }));
     this.cls = this.module('cls', new BertOnlyMLMHead(config, g));
+    this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
   /** ids [B, T] int32 -> logits [B, T, V] */
   forward(inputIds: Tensor, inputs: BertInputs = {}): Tensor {
     const hidden = this.bert.forward(inputIds, inputs); // [B, T, D]
-    return this.cls.predictions.forward(hidden, this.bert.embeddings.wordEmbeddings.weight); // [B, T, V]
+    return named(this.cls.predictions.forward(hidden, this.bert.embeddings.wordEmbeddings.weight), 'result_output'); // [B, T, V]
   }
 
   /**
@@ -346,19 +373,25 @@ export class BertForMaskedLM extends Module {
 /** BERT with the pooler and a linear `classifier` over the pooled [CLS] state. */
 export class BertForSequenceClassification extends Module {
   readonly bert: BertModel;
+  readonly dropout: Dropout;
   readonly classifier: Linear;
+  /** The generator every dropout of this model draws from (seed it, or save and restore its state with a checkpoint). */
+  readonly dropoutGenerator: Generator;
 
-  constructor(readonly config: BertConfig, opts: { generator?: Generator } = {}) {
+  /** `generator` initialises the weights; `dropoutGenerator` draws dropout masks (default: a Generator seeded 0 each). */
+  constructor(readonly config: BertConfig, opts: { generator?: Generator; dropoutGenerator?: Generator } = {}) {
     super();
     const g = opts.generator ?? new Generator(0);
     this.bert = this.module('bert', new BertModel(config, { generator: g }));
+    this.dropout = this.module('dropout', new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob));
     this.classifier = this.module('classifier', new Linear(config.hidden_size, config.num_labels, { generator: g }));
+    this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
   /** ids [B, T] int32 -> logits [B, num_labels] */
   forward(inputIds: Tensor, inputs: BertInputs = {}): Tensor {
     const hidden = this.bert.forward(inputIds, inputs); // [B, T, D]
-    return this.classifier.forward(this.bert.pool(hidden)); // [B, num_labels]
+    return named(this.classifier.forward(this.dropout.forward(this.bert.pool(hidden))), 'result_output'); // [B, num_labels]
   }
 
   /** Loads a Hugging Face BertForSequenceClassification checkpoint; pre-training heads (`cls.*`) and `position_ids` are skipped. */

@@ -44,11 +44,23 @@ export function requirePositiveInt(what: string, field: string, value: number): 
   if (!(Number.isInteger(value) && value > 0)) fail(what, `${field} must be a positive integer, got ${value}`);
 }
 
+/** Fails naming the field unless `value` is a dropout probability in [0, 1). */
+export function requireProbability(what: string, field: string, value: number): void {
+  if (!(value >= 0 && value < 1)) fail(what, `${field} must be a probability in [0, 1), got ${value}`);
+}
+
 /**
  * config.json's `rope_scaling` as a RopeScaling (transformers' `rope_config_validation` and the
  * ROPE_INIT_FUNCTIONS keys): `rope_type`, or the legacy `type`, is 'linear', 'dynamic', 'yarn' or
  * 'llama3' ('default' and null mean none). Unsupported types ('longrope', 'su') and missing or
  * ill-typed fields are errors naming the field.
+ *
+ * YaRN follows transformers' `_compute_yarn_parameters`: with original_max_position_embeddings
+ * (the pre-YaRN context) the factor is max_position_embeddings / original_max_position_embeddings
+ * (the post-YaRN context over the pre-YaRN one), so `factor` may be left out, and a stated factor
+ * that disagrees is overridden as transformers overrides it (its validator only warns); without
+ * it, max_position_embeddings is taken as the pre-YaRN context and `factor` is required.
+ * `truncate` (default true) rounds the correction range to whole dimensions.
  */
 export function ropeScalingFromConfig(what: string, raw: unknown, maxPositionEmbeddings: number): RopeScaling | null {
   if (raw === null || raw === undefined) return null;
@@ -71,8 +83,24 @@ export function ropeScalingFromConfig(what: string, raw: unknown, maxPositionEmb
     case 'linear': return { type, factor: factor() };
     case 'dynamic': return { type, factor: factor(), maxPositionEmbeddings };
     case 'yarn': {
-      const s: RopeScaling = { type, factor: factor(), originalMaxPositionEmbeddings: num('original_max_position_embeddings', maxPositionEmbeddings) };
-      const opt = { betaFast: optNum('beta_fast'), betaSlow: optNum('beta_slow'), attentionFactor: optNum('attention_factor'), mscale: optNum('mscale'), mscaleAllDim: optNum('mscale_all_dim') };
+      const original = optNum('original_max_position_embeddings');
+      let s: RopeScaling;
+      if (original === undefined) {
+        s = { type, factor: factor(), originalMaxPositionEmbeddings: maxPositionEmbeddings };
+      } else {
+        if (!(original > 0)) fail(what, `rope_scaling.original_max_position_embeddings must be positive, got ${original}`);
+        const derived = maxPositionEmbeddings / original;
+        if (!(derived >= 1)) {
+          fail(what, `rope_scaling: yarn's factor is max_position_embeddings / original_max_position_embeddings = ${maxPositionEmbeddings} / ${original} = ${derived}, which must be >= 1`);
+        }
+        if (d['factor'] !== undefined && d['factor'] !== null) factor(); // a stated factor must still be a number >= 1
+        s = { type, factor: derived, originalMaxPositionEmbeddings: original };
+      }
+      if (d['truncate'] !== undefined && typeof d['truncate'] !== 'boolean') fail(what, `rope_scaling.truncate must be a boolean, got ${JSON.stringify(d['truncate'])}`);
+      const opt = {
+        betaFast: optNum('beta_fast'), betaSlow: optNum('beta_slow'), attentionFactor: optNum('attention_factor'), mscale: optNum('mscale'),
+        mscaleAllDim: optNum('mscale_all_dim'), truncate: d['truncate'] as boolean | undefined,
+      };
       for (const [k, v] of Object.entries(opt)) if (v !== undefined) (s as Record<string, unknown>)[k] = v;
       return s;
     }

@@ -10,3 +10,5 @@ export * from './mistral.js';
 export * from './qwen2.js';
 export * from './registry.js';
 export * from './presets.js';
+export * from './init.js';
+export * from './create.js';

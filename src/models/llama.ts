@@ -16,10 +16,11 @@ import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.
 import { silu } from '../ops/index.js';
 import {
   Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
-  type CachedForwardOptions, type LayerKVCache, type ModelKVCache, type MultiHeadAttentionOptions, type RopeAngles, type RopeScaling,
+  shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache, type MultiHeadAttentionOptions, type RopeAngles,
+  type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, configToDict, requirePositiveInt, ropeScalingFromConfig } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt, requireProbability, ropeScalingFromConfig } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** LlamaConfig with config.json field names; defaults are transformers' LlamaConfig (LLaMA-7B). */
@@ -41,6 +42,8 @@ export class LlamaConfig {
   /** {rope_type (or type): linear | dynamic | yarn | llama3, factor, ...}; see ropeScalingFromConfig. */
   rope_scaling: unknown = null;
   attention_bias = false;
+  /** Dropout on the attention weights in training mode (the only dropout LLaMA has). */
+  attention_dropout = 0;
   mlp_bias = false;
   tie_word_embeddings = false;
   initializer_range = 0.02;
@@ -77,6 +80,7 @@ export class LlamaConfig {
     if (this.num_attention_heads % this.numKeyValueHeads !== 0) fail(what, `num_attention_heads ${this.num_attention_heads} is not a multiple of num_key_value_heads ${this.numKeyValueHeads}`);
     if (this.hidden_act !== 'silu') fail(what, `hidden_act '${this.hidden_act}' is not supported (only 'silu')`);
     requirePositiveInt(what, 'max_position_embeddings', this.max_position_embeddings);
+    requireProbability(what, 'attention_dropout', this.attention_dropout);
     void this.ropeScaling; // parses, and so validates, rope_scaling
     if (this.mlp_bias) fail(what, 'mlp_bias is not supported yet');
   }
@@ -158,19 +162,25 @@ export class LlamaModel extends Module {
 }
 
 export interface CausalLMOptions {
+  /** Initialises the weights (default: a Generator seeded 0). */
   generator?: Generator;
+  /** Draws the dropout masks in training mode (default: its own Generator seeded 0); see `dropoutGenerator`. */
+  dropoutGenerator?: Generator;
 }
 
 /** LLaMA with its language-model head (`lm_head`, or the embeddings when tie_word_embeddings). */
 export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Module {
   readonly model: LlamaModel;
   readonly lmHead: Linear | null;
+  /** The generator every dropout of this model draws from (seed it, or save and restore its state with a checkpoint). */
+  readonly dropoutGenerator: Generator;
 
   constructor(readonly config: C, opts: CausalLMOptions = {}) {
     super();
     const g = opts.generator ?? new Generator(0);
     this.model = this.module('model', new LlamaModel(config, (i) => this.attentionOptions(config, i), g));
     this.lmHead = config.tie_word_embeddings ? null : this.module('lm_head', new Linear(config.hidden_size, config.vocab_size, { bias: false, generator: g }));
+    this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
   /**
@@ -187,6 +197,7 @@ export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Modul
       kind: 'causal',
       qkvBias: config.attention_bias,
       outputBias: config.attention_bias,
+      attentionDropout: config.attention_dropout,
     };
   }
 

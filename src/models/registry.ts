@@ -93,13 +93,23 @@ export interface HfExport {
   tensors: Map<string, Tensor>;
 }
 
-/** The config and tensors that reproduce `model` as a Hugging Face folder (the inverse of loadPretrained). */
-export function toHfExport(model: CausalLM): HfExport {
-  const config = (model as { config?: { toDict?: () => Record<string, unknown> } }).config;
+/**
+ * The config and tensors that reproduce `model` as a Hugging Face folder (the inverse of
+ * loadModel). For the original Transformer, which transformers does not have, the folder holds
+ * torch.nn.Transformer's state-dict names (plus `embedding.weight`) and a config.json with its
+ * argument names, which attn reads back. A config that transformers' class for its model_type
+ * cannot run (an attn variant such as GPT-2 with ALiBi) is refused.
+ */
+export function toHfExport(model: Module): HfExport {
+  const config = (model as { config?: { toDict?: () => Record<string, unknown>; transformersIncompatibility?: () => string | null } }).config;
   if (typeof config?.toDict !== 'function') fail('toHfExport', `${model.constructor.name} has no config with toDict()`);
   const dict = config.toDict();
-  if (typeof dict['model_type'] !== 'string' || !MODEL_FAMILIES[dict['model_type']]) {
-    fail('toHfExport', `${model.constructor.name}: model_type ${JSON.stringify(dict['model_type'])} is not one loadPretrained reads back`);
+  if (typeof dict['model_type'] !== 'string' || !MODEL_KINDS[dict['model_type']]) {
+    fail('toHfExport', `${model.constructor.name}: model_type ${JSON.stringify(dict['model_type'])} is not one loadModel reads back`);
+  }
+  const incompatible = config.transformersIncompatibility?.() ?? null;
+  if (incompatible) {
+    fail('toHfExport', `${model.constructor.name}: ${incompatible}, so it cannot be exported as a Hugging Face folder (writeHfFolder with config.toDict() and stateDict() keeps it for attn)`);
   }
   return { config: { architectures: [model.constructor.name], ...dict }, tensors: model.stateDict() };
 }

@@ -17,18 +17,23 @@
  * Buckets are bidirectional (sign-aware) in the encoder, causal (past only) in the decoder;
  * cross-attention has no position bias. The feed-forward is relu (v1.0, `wi`, `wo`) or gated
  * gelu_new (v1.1, `wo(gelu(wi_0 x) * wi_1 x)`). Padding masks are [B, T], 1 = token, 0 = padding.
- * Dropout is not applied (inference semantics). For generation the decoder takes a KVCache per
- * layer (self-attention, whose position bias then follows the positions the cache returns) and a
- * cross-attention cache that keeps the projected encoder keys/values after the first step.
+ * Dropout (dropout_rate) is applied where transformers applies it, in training mode only: on the
+ * embedded ids, on the attention weights, on each sublayer's output before its residual add, inside
+ * the feed-forward after the activation, and after final_layer_norm. For generation the decoder
+ * takes a KVCache per layer (self-attention, whose position bias then follows the positions the
+ * cache returns) and a cross-attention cache that keeps the projected encoder keys/values.
+ * Named intermediates carry the stack as a prefix: enc_inp_embd, then per block enc_attn_norm,
+ * enc_attn_out, enc_ffn_inp, enc_ffn_norm, enc_ffn_out, enc_l_out, then enc_result_norm; the same
+ * with dec_ plus dec_cross_norm and dec_cross_out after the self-attention; then result_output.
  */
 import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, rmsNorm, scaledDotProductAttention, silu } from '../ops/index.js';
 import {
-  Embedding, Linear, Module, ModuleList, attendFetched, fetchedPositions, layerCache, mergeHeads, splitHeads,
-  type CrossKVCache, type DecoderKVCache, type KVFetch, type LayerKVCache,
+  Dropout, Embedding, Linear, Module, ModuleList, attendFetched, fetchedPositions, layerCache, mergeHeads, named, shareDropoutGenerator,
+  splitHeads, type CrossKVCache, type DecoderKVCache, type KVFetch, type LayerKVCache,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
 import { keyPaddingMask } from './transformer.js';
 import { loadWeights } from './weights.js';
 
@@ -52,6 +57,8 @@ export class T5Config {
   decoder_start_token_id = 0;
   pad_token_id = 0;
   eos_token_id = 1;
+  /** Dropout probability everywhere T5 has dropout (training mode only). */
+  dropout_rate = 0.1;
 
   static fromDict(dict: Readonly<Record<string, unknown>>): T5Config {
     const c = assignKnown(new T5Config(), dict, 'T5Config');
@@ -61,7 +68,13 @@ export class T5Config {
     requirePositiveInt('T5Config', 'num_decoder_layers', c.num_decoder_layers);
     if (c.relative_attention_num_buckets < 4) fail('T5Config', `relative_attention_num_buckets must be >= 4, got ${c.relative_attention_num_buckets}`);
     c.feedForward(); // validates feed_forward_proj
+    requireProbability('T5Config', 'dropout_rate', c.dropout_rate);
     return c;
+  }
+
+  /** config.json fields (fromDict(toDict()) gives an equal config). */
+  toDict(): Record<string, unknown> {
+    return configToDict(this);
   }
 
   get decoderLayers(): number {
@@ -167,6 +180,7 @@ export class T5Attention extends Module {
   readonly o: Linear;
   readonly relativeAttentionBias: Embedding | null;
   readonly isDecoder: boolean;
+  readonly dropout: Dropout;
 
   constructor(readonly config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
     super();
@@ -180,6 +194,7 @@ export class T5Attention extends Module {
       ? this.module('relative_attention_bias', new Embedding(config.relative_attention_num_buckets, nh, { generator: g }))
       : null;
     this.isDecoder = opts.isDecoder;
+    this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
   /** compute_bias: the learned bias per head for every (query, key) pair, [1, nh, Tq, Tk]. */
@@ -187,7 +202,7 @@ export class T5Attention extends Module {
     return this.positionBiasAt(range(0, tq), range(0, tk));
   }
 
-  /** compute_bias for arbitrary query and key positions: [1, nh, Tq, Tk]. */
+  /** compute_bias for arbitrary query and key positions (a cached decoder step): [1, nh, Tq, Tk]. */
   positionBiasAt(queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>): Tensor {
     const [tq, tk] = [queryPositions.length, keyPositions.length];
     if (!this.relativeAttentionBias) fail('T5Attention', 'positionBias needs the relative_attention_bias of the first block');
@@ -212,7 +227,7 @@ export class T5Attention extends Module {
   } = {}): Tensor {
     const nh = this.config.num_heads;
     const q = splitHeads(this.q.forward(x), nh); // [B, nh, Tq, dkv]
-    const attn = { scale: 1, causal: opts.causal ?? false };
+    const attn = { scale: 1, causal: opts.causal ?? false, dropout: this.dropout.rate, generator: this.dropout.generator };
     let out: Tensor;
     if (opts.cache) {
       const queryStart = opts.cache.offset;
@@ -229,40 +244,58 @@ export class T5Attention extends Module {
   }
 }
 
-/** layer.0: x + SelfAttention(layer_norm(x)). */
+/** Where a sublayer sits, for the names of its intermediates: the stack's prefix ('enc_', 'dec_') and the block. */
+export interface T5Site {
+  prefix: string;
+  layer: number;
+}
+
+/** layer.0: x + dropout(SelfAttention(layer_norm(x))). */
 export class T5LayerSelfAttention extends Module {
   readonly selfAttention: T5Attention;
   readonly layerNorm: T5LayerNorm;
+  readonly dropout: Dropout;
 
-  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
+  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }, readonly site: T5Site = { prefix: '', layer: 0 }) {
     super();
     this.selfAttention = this.module('SelfAttention', new T5Attention(config, opts));
     this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+    this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
   forward(x: Tensor, bias: Tensor | null, causal: boolean, cache?: { cache: LayerKVCache; biasAt: (queryStart: number, fetch: KVFetch) => Tensor }): Tensor {
-    const h = this.layerNorm.forward(x);
-    return add(x, this.selfAttention.forward(h, h, { mask: bias, causal, ...cache })); // [B, T, d]
+    const { prefix: p, layer: il } = this.site;
+    const h = named(this.layerNorm.forward(x), `${p}attn_norm`, il);
+    const out = named(this.selfAttention.forward(h, h, { mask: bias, causal, ...cache }), `${p}attn_out`, il);
+    return add(x, this.dropout.forward(out)); // [B, T, d]
   }
 }
 
-/** Decoder layer.1: y + EncDecAttention(layer_norm(y), memory), no position bias. */
+/** Decoder layer.1: y + dropout(EncDecAttention(layer_norm(y), memory)), no position bias. */
 export class T5LayerCrossAttention extends Module {
   readonly encDecAttention: T5Attention;
   readonly layerNorm: T5LayerNorm;
+  readonly dropout: Dropout;
 
-  constructor(config: T5Config, g: Generator) {
+  constructor(config: T5Config, g: Generator, readonly site: T5Site = { prefix: 'dec_', layer: 0 }) {
     super();
     this.encDecAttention = this.module('EncDecAttention', new T5Attention(config, { isDecoder: true, hasRelativeAttentionBias: false, generator: g }));
     this.layerNorm = this.module('layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+    this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
   forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null, cross?: CrossKVCache): Tensor {
-    return add(y, this.encDecAttention.forward(this.layerNorm.forward(y), memory, { mask: memoryKeyMask, ...(cross ? { cross } : {}) })); // [B, T, d]
+    const { prefix: p, layer: il } = this.site;
+    const h = named(this.layerNorm.forward(y), `${p}cross_norm`, il);
+    const out = named(this.encDecAttention.forward(h, memory, { mask: memoryKeyMask, ...(cross ? { cross } : {}) }), `${p}cross_out`, il);
+    return add(y, this.dropout.forward(out)); // [B, T, d]
   }
 }
 
-/** Last layer of a block: x + DenseReluDense(layer_norm(x)), relu (wi, wo) or gated (wi_0, wi_1, wo). */
+/**
+ * Last layer of a block: x + dropout(DenseReluDense(layer_norm(x))), relu (wi, wo) or gated (wi_0,
+ * wi_1, wo), with DenseReluDense's own dropout before wo.
+ */
 export class T5LayerFF extends Module {
   readonly wi: Linear | null;
   readonly wi0: Linear | null;
@@ -270,8 +303,11 @@ export class T5LayerFF extends Module {
   readonly wo: Linear;
   readonly layerNorm: T5LayerNorm;
   readonly act: (x: Tensor) => Tensor;
+  /** DenseReluDense.dropout (after the activation) and the layer's dropout (on its output). */
+  readonly innerDropout: Dropout;
+  readonly dropout: Dropout;
 
-  constructor(config: T5Config, g: Generator) {
+  constructor(config: T5Config, g: Generator, readonly site: T5Site = { prefix: '', layer: 0 }) {
     super();
     const { d_model: d, d_ff: ff } = config;
     const { gated, act } = config.feedForward();
@@ -282,13 +318,18 @@ export class T5LayerFF extends Module {
     this.wi0 = gated ? dense.add('wi_0', new Linear(d, ff, { bias: false, generator: g })) : null;
     this.wi1 = gated ? dense.add('wi_1', new Linear(d, ff, { bias: false, generator: g })) : null;
     this.wo = dense.add('wo', new Linear(ff, d, { bias: false, generator: g }));
+    this.innerDropout = dense.add('dropout', new Dropout(config.dropout_rate));
     this.layerNorm = this.module('layer_norm', new T5LayerNorm(d, config.layer_norm_epsilon));
+    this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.layerNorm.forward(x);
+    const { prefix: p, layer: il } = this.site;
+    named(x, `${p}ffn_inp`, il);
+    const h = named(this.layerNorm.forward(x), `${p}ffn_norm`, il);
     const inner = this.wi ? this.act(this.wi.forward(h)) : mul(this.act(this.wi0!.forward(h)), this.wi1!.forward(h)); // [B, T, d_ff]
-    return add(x, this.wo.forward(inner)); // [B, T, d]
+    const out = named(this.wo.forward(this.innerDropout.forward(inner)), `${p}ffn_out`, il); // [B, T, d]
+    return add(x, this.dropout.forward(out)); // [B, T, d]
   }
 }
 
@@ -305,12 +346,14 @@ export class T5Block extends Module {
   readonly crossAttention: T5LayerCrossAttention | null;
   readonly ff: T5LayerFF;
 
-  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }) {
+  /** `layer` is the block index, for the names of intermediates (prefixed enc_ or dec_). */
+  constructor(config: T5Config, opts: { isDecoder: boolean; hasRelativeAttentionBias: boolean; generator: Generator }, readonly layer = 0) {
     super();
     const g = opts.generator;
-    this.selfAttention = new T5LayerSelfAttention(config, opts);
-    this.crossAttention = opts.isDecoder ? new T5LayerCrossAttention(config, g) : null;
-    this.ff = new T5LayerFF(config, g);
+    const site = { prefix: opts.isDecoder ? 'dec_' : 'enc_', layer };
+    this.selfAttention = new T5LayerSelfAttention(config, opts, site);
+    this.crossAttention = opts.isDecoder ? new T5LayerCrossAttention(config, g, site) : null;
+    this.ff = new T5LayerFF(config, g, site);
     const layers: Module[] = [this.selfAttention, ...(this.crossAttention ? [this.crossAttention] : []), this.ff];
     this.module('layer', new ModuleList<Module>(layers));
   }
@@ -324,7 +367,7 @@ export class T5Block extends Module {
       if (!opts.memory) fail('T5Block', 'a decoder block needs the encoder output');
       x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null, opts.cross);
     }
-    return this.ff.forward(x); // [B, T, d]
+    return named(this.ff.forward(x), `${this.ff.site.prefix}l_out`, this.layer); // [B, T, d]
   }
 }
 
@@ -332,13 +375,15 @@ export class T5Block extends Module {
 export class T5Stack extends Module {
   readonly block: ModuleList<T5Block>;
   readonly finalLayerNorm: T5LayerNorm;
+  readonly dropout: Dropout;
 
   constructor(readonly config: T5Config, readonly isDecoder: boolean, g: Generator) {
     super();
     const n = isDecoder ? config.decoderLayers : config.num_layers;
     this.block = this.module('block', new ModuleList(Array.from({ length: n }, (_, i) =>
-      new T5Block(config, { isDecoder, hasRelativeAttentionBias: i === 0, generator: g }))));
+      new T5Block(config, { isDecoder, hasRelativeAttentionBias: i === 0, generator: g }, i))));
     this.finalLayerNorm = this.module('final_layer_norm', new T5LayerNorm(config.d_model, config.layer_norm_epsilon));
+    this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
   /**
@@ -348,8 +393,9 @@ export class T5Stack extends Module {
    */
   forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor; cache?: DecoderKVCache } = {}): Tensor {
     const [b, t] = x.shape as [number, number, number];
+    const p = this.isDecoder ? 'dec_' : 'enc_';
+    x = this.dropout.forward(named(x, `${p}inp_embd`));
     const first = this.block.at(0).selfAttention.selfAttention;
-    const n = this.block.length;
     let bias: Tensor | null = null;
     if (opts.cache) {
       if (opts.keyMask) fail('T5Stack', 'a decoder padding mask cannot be combined with a KV cache');
@@ -365,17 +411,15 @@ export class T5Stack extends Module {
     const biasAt = (queryStart: number, fetch: KVFetch) =>
       first.positionBiasAt(range(queryStart, t), fetchedPositions(fetch, queryStart, t, 'T5Stack')); // [1, nh, T, L]
     const memoryKeyMask = opts.memory && opts.memoryMask ? keyPaddingMask(opts.memoryMask, b, opts.memory.shape[1]!) : null; // [B, 1, 1, S]
-    let i = 0;
     for (const block of this.block) {
-      const cache = layerCache(opts.cache?.self, i, n, 'T5Stack');
-      const cross = opts.cache?.cross ? opts.cache.cross[i] : undefined;
+      const cache = layerCache(opts.cache?.self, block.layer, this.block.length, 'T5Stack');
+      const cross = opts.cache?.cross?.[block.layer];
       x = block.forward(x, bias, {
         causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask,
         ...(cache ? { cache: { cache, biasAt } } : {}), ...(cross ? { cross } : {}),
       });
-      i++;
     }
-    return this.finalLayerNorm.forward(x); // [B, T, d]
+    return this.dropout.forward(named(this.finalLayerNorm.forward(x), `${p}result_norm`)); // [B, T, d]
   }
 }
 
@@ -392,14 +436,18 @@ export class T5ForConditionalGeneration extends Module {
   readonly encoder: T5Stack;
   readonly decoder: T5Stack;
   readonly lmHead: Linear | null;
+  /** The generator every dropout of this model draws from (seed it, or save and restore its state with a checkpoint). */
+  readonly dropoutGenerator: Generator;
 
-  constructor(readonly config: T5Config, opts: { generator?: Generator } = {}) {
+  /** `generator` initialises the weights; `dropoutGenerator` draws dropout masks (default: a Generator seeded 0 each). */
+  constructor(readonly config: T5Config, opts: { generator?: Generator; dropoutGenerator?: Generator } = {}) {
     super();
     const g = opts.generator ?? new Generator(0);
     this.shared = this.module('shared', new Embedding(config.vocab_size, config.d_model, { generator: g }));
     this.encoder = this.module('encoder', new T5Stack(config, false, g));
     this.decoder = this.module('decoder', new T5Stack(config, true, g));
     this.lmHead = config.tie_word_embeddings ? null : this.module('lm_head', new Linear(config.d_model, config.vocab_size, { bias: false, generator: g }));
+    this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
   /** input ids [B, S] -> encoder states [B, S, d] */
@@ -415,9 +463,9 @@ export class T5ForConditionalGeneration extends Module {
       ...(opts.decoderAttentionMask ? { keyMask: opts.decoderAttentionMask } : {}),
       ...(opts.cache ? { cache: opts.cache } : {}),
     }); // [B, T, d]
-    if (this.lmHead) return this.lmHead.forward(h); // [B, T, V]
+    if (this.lmHead) return named(this.lmHead.forward(h), 'result_output'); // [B, T, V]
     // tied (v1.0): rescale before projecting onto the embedding (Mesh TensorFlow's convention)
-    return matmul(mul(h, this.config.d_model ** -0.5), this.shared.weight.mT); // [B, T, V]
+    return named(matmul(mul(h, this.config.d_model ** -0.5), this.shared.weight.mT), 'result_output'); // [B, T, V]
   }
 
   /** input ids [B, S], decoder input ids [B, T] (int32) -> logits [B, T, V] */

@@ -14,18 +14,24 @@
  * (the paper's layers end in a LayerNorm already; torch adds one per stack). Attention projections
  * are packed as torch packs them: in_proj_weight = [W_q; W_k; W_v] ([3 d, d]), in_proj_bias [3 d].
  * Padding masks use attn's convention, [B, T] with 1 = token and 0 = padding (torch's
- * key_padding_mask is its negation). Dropout is not applied (inference semantics). For generation
- * the decoder takes a DecoderKVCache: self-attention keys/values per layer, and the projected
- * encoder keys/values per layer, computed at the first step and reused.
+ * key_padding_mask is its negation). Dropout (`dropout`, P_drop in the paper) is applied in training
+ * mode only, where the paper and torch apply it: to the sums of embeddings and positional encodings
+ * (sec. 5.4), to the attention weights (nn.MultiheadAttention's dropout), after the ReLU inside the
+ * feed-forward, and to each sublayer's output before its residual add (dropout1/2/3).
+ * Named intermediates carry the stack as a prefix: enc_inp_embd, per layer enc_attn_out, enc_ffn_inp,
+ * enc_ffn_out, enc_l_out, then enc_result_norm (encoder.norm); dec_inp_embd, per layer dec_attn_out,
+ * dec_cross_inp, dec_cross_out, dec_ffn_inp, dec_ffn_out, dec_l_out, then dec_result_norm; result_output.
+ * For generation the decoder takes a DecoderKVCache: self-attention keys/values per layer, and the
+ * projected encoder keys/values per layer, computed at the first step and reused.
  */
 import { add, compare, fail, fromTypedArray, matmul, mul, uniform, zeros, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, linear, relu } from '../ops/index.js';
 import {
-  Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, layerCache, mergeHeads, splitHeads,
-  type CrossKVCache, type DecoderKVCache, type LayerKVCache,
+  Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, layerCache, mergeHeads, named,
+  shareDropoutGenerator, splitHeads, type CrossKVCache, type DecoderKVCache, type LayerKVCache,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
-import { assignKnown, requirePositiveInt } from './config.js';
+import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
 import { loadWeights } from './weights.js';
 
 /** Hyper-parameters with torch.nn.Transformer's argument names; defaults are the paper's base model (Table 3). */
@@ -41,6 +47,8 @@ export class TransformerConfig {
   /** 'relu' (the paper) or 'gelu', as nn.Transformer's activation argument. */
   activation = 'relu';
   pad_token_id = 0;
+  /** P_drop (training mode only); nn.Transformer's dropout argument, 0.1 in the paper's base model. */
+  dropout = 0.1;
 
   static fromDict(dict: Readonly<Record<string, unknown>>): TransformerConfig {
     const c = assignKnown(new TransformerConfig(), dict, 'TransformerConfig');
@@ -50,7 +58,16 @@ export class TransformerConfig {
     if (c.d_model % c.nhead !== 0) fail('TransformerConfig', `d_model ${c.d_model} is not divisible by nhead ${c.nhead}`);
     if (!(c.activation in ACTIVATIONS)) fail('TransformerConfig', `activation '${c.activation}' is not supported (${Object.keys(ACTIVATIONS).join(', ')})`);
     if (dict['norm_first'] === true) fail('TransformerConfig', 'norm_first (pre-LayerNorm) is not supported: this is the post-norm original');
+    requireProbability('TransformerConfig', 'dropout', c.dropout);
     return c;
+  }
+
+  /**
+   * config.json fields (fromDict(toDict()) gives an equal config), with nn.Transformer's other
+   * arguments that this model fixes, so the file also says how to rebuild it in torch.
+   */
+  toDict(): Record<string, unknown> {
+    return { ...configToDict(this), batch_first: true, norm_first: false };
   }
 }
 
@@ -89,13 +106,16 @@ export class PackedMultiheadAttention extends Module {
   readonly inProjWeight: Tensor;
   readonly inProjBias: Tensor;
   readonly outProj: Linear;
+  /** Dropout on the attention weights (nn.MultiheadAttention's dropout argument). */
+  readonly dropout: Dropout;
 
-  constructor(readonly dModel: number, readonly numHeads: number, g: Generator) {
+  constructor(readonly dModel: number, readonly numHeads: number, g: Generator, opts: { dropout?: number } = {}) {
     super();
     const bound = Math.sqrt(6 / (dModel + 3 * dModel)); // xavier_uniform_ over [3 d, d], as torch
     this.inProjWeight = this.param('in_proj_weight', uniform([3 * dModel, dModel], -bound, bound, { generator: g }));
     this.inProjBias = this.param('in_proj_bias', zeros([3 * dModel]));
     this.outProj = this.module('out_proj', new Linear(dModel, dModel, { generator: g }));
+    this.dropout = this.module('dropout', new Dropout(opts.dropout ?? 0));
   }
 
   /**
@@ -110,75 +130,106 @@ export class PackedMultiheadAttention extends Module {
     const k = opts.cross?.keys ?? splitHeads(proj(keyValue, 1), this.numHeads); // [B, nh, Tk, hd]
     const v = opts.cross?.values ?? splitHeads(proj(keyValue, 2), this.numHeads); // [B, nh, Tk, hd]
     if (opts.cross && !opts.cross.keys) opts.cross.store(k, v);
-    const attn = attentionWithCache(q, k, v, opts.cache, { causal: opts.causal ?? false, ...(opts.keyMask ? { mask: opts.keyMask } : {}) }); // [B, nh, Tq, hd]
+    const attn = attentionWithCache(q, k, v, opts.cache, {
+      causal: opts.causal ?? false, ...(opts.keyMask ? { mask: opts.keyMask } : {}), dropout: this.dropout.rate, generator: this.dropout.generator,
+    }); // [B, nh, Tq, hd]
     return this.outProj.forward(mergeHeads(attn)); // [B, Tq, d]
   }
 }
 
-/** Position-wise feed-forward (sec. 3.3): linear2(act(linear1(x))); the names are the layer's own (`linear1`, `linear2`). */
-function feedForward(layer: { linear1: Linear; linear2: Linear; act: (x: Tensor) => Tensor }, x: Tensor): Tensor {
-  return layer.linear2.forward(layer.act(layer.linear1.forward(x))); // [B, T, d]
+/**
+ * Position-wise feed-forward (sec. 3.3): linear2(dropout(act(linear1(x)))); the names are the
+ * layer's own (`linear1`, `dropout`, `linear2`).
+ */
+function feedForward(layer: { linear1: Linear; linear2: Linear; dropout: Dropout; act: (x: Tensor) => Tensor }, x: Tensor): Tensor {
+  return layer.linear2.forward(layer.dropout.forward(layer.act(layer.linear1.forward(x)))); // [B, T, d]
 }
 
-/** nn.TransformerEncoderLayer (norm_first=False): x = norm1(x + self_attn(x)); x = norm2(x + ffn(x)). */
+/**
+ * nn.TransformerEncoderLayer (norm_first=False): x = norm1(x + dropout1(self_attn(x)));
+ * x = norm2(x + dropout2(ffn(x))).
+ */
 export class TransformerEncoderLayer extends Module {
   readonly selfAttn: PackedMultiheadAttention;
   readonly linear1: Linear;
+  readonly dropout: Dropout;
   readonly linear2: Linear;
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
+  readonly dropout1: Dropout;
+  readonly dropout2: Dropout;
   readonly act: (x: Tensor) => Tensor;
 
-  constructor(config: TransformerConfig, g: Generator) {
+  /** `layer` is the layer index, for the names of intermediates. */
+  constructor(config: TransformerConfig, g: Generator, readonly layer = 0) {
     super();
     const { d_model: d, dim_feedforward: ff, layer_norm_eps: eps } = config;
-    this.selfAttn = this.module('self_attn', new PackedMultiheadAttention(d, config.nhead, g));
+    this.selfAttn = this.module('self_attn', new PackedMultiheadAttention(d, config.nhead, g, { dropout: config.dropout }));
     this.linear1 = this.module('linear1', new Linear(d, ff, { generator: g }));
+    this.dropout = this.module('dropout', new Dropout(config.dropout));
     this.linear2 = this.module('linear2', new Linear(ff, d, { generator: g }));
     this.norm1 = this.module('norm1', new LayerNorm(d, eps));
     this.norm2 = this.module('norm2', new LayerNorm(d, eps));
+    this.dropout1 = this.module('dropout1', new Dropout(config.dropout));
+    this.dropout2 = this.module('dropout2', new Dropout(config.dropout));
     this.act = ACTIVATIONS[config.activation]!;
   }
 
   /** x [B, S, d], srcKeyMask bool [B, 1, 1, S] -> [B, S, d] */
   forward(x: Tensor, srcKeyMask: Tensor | null): Tensor {
-    x = this.norm1.forward(add(x, this.selfAttn.forward(x, x, { keyMask: srcKeyMask })));
-    return this.norm2.forward(add(x, feedForward(this, x)));
+    const il = this.layer;
+    const attnOut = named(this.selfAttn.forward(x, x, { keyMask: srcKeyMask }), 'enc_attn_out', il); // [B, S, d]
+    x = named(this.norm1.forward(add(x, this.dropout1.forward(attnOut))), 'enc_ffn_inp', il);
+    const ffnOut = named(feedForward(this, x), 'enc_ffn_out', il); // [B, S, d]
+    return named(this.norm2.forward(add(x, this.dropout2.forward(ffnOut))), 'enc_l_out', il);
   }
 }
 
 /**
- * nn.TransformerDecoderLayer (norm_first=False): x = norm1(x + self_attn(x, causal));
- * x = norm2(x + multihead_attn(x, memory)); x = norm3(x + ffn(x)).
+ * nn.TransformerDecoderLayer (norm_first=False): x = norm1(x + dropout1(self_attn(x, causal)));
+ * x = norm2(x + dropout2(multihead_attn(x, memory))); x = norm3(x + dropout3(ffn(x))).
  */
 export class TransformerDecoderLayer extends Module {
   readonly selfAttn: PackedMultiheadAttention;
   readonly multiheadAttn: PackedMultiheadAttention;
   readonly linear1: Linear;
+  readonly dropout: Dropout;
   readonly linear2: Linear;
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
   readonly norm3: LayerNorm;
+  readonly dropout1: Dropout;
+  readonly dropout2: Dropout;
+  readonly dropout3: Dropout;
   readonly act: (x: Tensor) => Tensor;
 
-  constructor(config: TransformerConfig, g: Generator) {
+  /** `layer` is the layer index, for the names of intermediates. */
+  constructor(config: TransformerConfig, g: Generator, readonly layer = 0) {
     super();
     const { d_model: d, dim_feedforward: ff, layer_norm_eps: eps } = config;
-    this.selfAttn = this.module('self_attn', new PackedMultiheadAttention(d, config.nhead, g));
-    this.multiheadAttn = this.module('multihead_attn', new PackedMultiheadAttention(d, config.nhead, g));
+    this.selfAttn = this.module('self_attn', new PackedMultiheadAttention(d, config.nhead, g, { dropout: config.dropout }));
+    this.multiheadAttn = this.module('multihead_attn', new PackedMultiheadAttention(d, config.nhead, g, { dropout: config.dropout }));
     this.linear1 = this.module('linear1', new Linear(d, ff, { generator: g }));
+    this.dropout = this.module('dropout', new Dropout(config.dropout));
     this.linear2 = this.module('linear2', new Linear(ff, d, { generator: g }));
     this.norm1 = this.module('norm1', new LayerNorm(d, eps));
     this.norm2 = this.module('norm2', new LayerNorm(d, eps));
     this.norm3 = this.module('norm3', new LayerNorm(d, eps));
+    this.dropout1 = this.module('dropout1', new Dropout(config.dropout));
+    this.dropout2 = this.module('dropout2', new Dropout(config.dropout));
+    this.dropout3 = this.module('dropout3', new Dropout(config.dropout));
     this.act = ACTIVATIONS[config.activation]!;
   }
 
   /** x [B, T, d], memory [B, S, d]; key masks bool [B, 1, 1, T] / [B, 1, 1, S] -> [B, T, d] */
   forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache: { self?: LayerKVCache; cross?: CrossKVCache } = {}): Tensor {
-    x = this.norm1.forward(add(x, this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true, ...(cache.self ? { cache: cache.self } : {}) })));
-    x = this.norm2.forward(add(x, this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask, ...(cache.cross ? { cross: cache.cross } : {}) })));
-    return this.norm3.forward(add(x, feedForward(this, x)));
+    const il = this.layer;
+    const attnOut = named(this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true, ...(cache.self ? { cache: cache.self } : {}) }), 'dec_attn_out', il); // [B, T, d]
+    x = named(this.norm1.forward(add(x, this.dropout1.forward(attnOut))), 'dec_cross_inp', il);
+    const crossOut = named(this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask, ...(cache.cross ? { cross: cache.cross } : {}) }), 'dec_cross_out', il); // [B, T, d]
+    x = named(this.norm2.forward(add(x, this.dropout2.forward(crossOut))), 'dec_ffn_inp', il);
+    const ffnOut = named(feedForward(this, x), 'dec_ffn_out', il); // [B, T, d]
+    return named(this.norm3.forward(add(x, this.dropout3.forward(ffnOut))), 'dec_l_out', il);
   }
 }
 
@@ -189,13 +240,13 @@ export class TransformerEncoder extends Module {
 
   constructor(config: TransformerConfig, g: Generator) {
     super();
-    this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_encoder_layers }, () => new TransformerEncoderLayer(config, g))));
+    this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_encoder_layers }, (_, i) => new TransformerEncoderLayer(config, g, i))));
     this.norm = this.module('norm', new LayerNorm(config.d_model, config.layer_norm_eps));
   }
 
   forward(x: Tensor, srcKeyMask: Tensor | null): Tensor {
     for (const layer of this.layers) x = layer.forward(x, srcKeyMask);
-    return this.norm.forward(x); // [B, S, d]
+    return named(this.norm.forward(x), 'enc_result_norm'); // [B, S, d]
   }
 }
 
@@ -206,19 +257,17 @@ export class TransformerDecoder extends Module {
 
   constructor(config: TransformerConfig, g: Generator) {
     super();
-    this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_decoder_layers }, () => new TransformerDecoderLayer(config, g))));
+    this.layers = this.module('layers', new ModuleList(Array.from({ length: config.num_decoder_layers }, (_, i) => new TransformerDecoderLayer(config, g, i))));
     this.norm = this.module('norm', new LayerNorm(config.d_model, config.layer_norm_eps));
   }
 
   forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache?: DecoderKVCache): Tensor {
-    let i = 0;
     for (const layer of this.layers) {
-      const self = layerCache(cache?.self, i, this.layers.length, 'TransformerDecoder');
-      const cross = cache?.cross?.[i];
+      const self = layerCache(cache?.self, layer.layer, this.layers.length, 'TransformerDecoder');
+      const cross = cache?.cross?.[layer.layer];
       x = layer.forward(x, memory, masks, { ...(self ? { self } : {}), ...(cross ? { cross } : {}) });
-      i++;
     }
-    return this.norm.forward(x); // [B, T, d]
+    return named(this.norm.forward(x), 'dec_result_norm'); // [B, T, d]
   }
 }
 
@@ -236,17 +285,24 @@ export class Transformer extends Module {
   readonly embedding: Embedding;
   readonly encoder: TransformerEncoder;
   readonly decoder: TransformerDecoder;
+  /** Dropout on the sums of embeddings and positional encodings (sec. 5.4); not part of nn.Transformer. */
+  readonly dropout: Dropout;
+  /** The generator every dropout of this model draws from (seed it, or save and restore its state with a checkpoint). */
+  readonly dropoutGenerator: Generator;
 
-  constructor(readonly config: TransformerConfig, opts: { generator?: Generator } = {}) {
+  /** `generator` initialises the weights; `dropoutGenerator` draws dropout masks (default: a Generator seeded 0 each). */
+  constructor(readonly config: TransformerConfig, opts: { generator?: Generator; dropoutGenerator?: Generator } = {}) {
     super();
     const g = opts.generator ?? new Generator(0);
     // N(0, d^-1/2): after the sqrt(d) scale the embeddings have unit variance, as the positions
     this.embedding = this.module('embedding', new Embedding(config.vocab_size, config.d_model, { std: 1 / Math.sqrt(config.d_model), generator: g }));
     this.encoder = this.module('encoder', new TransformerEncoder(config, g));
     this.decoder = this.module('decoder', new TransformerDecoder(config, g));
+    this.dropout = this.module('dropout', new Dropout(config.dropout));
+    this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
-  /** ids [B, T] at positions start..start+T-1 -> embedding[ids] * sqrt(d_model) + PE [B, T, d] */
+  /** ids [B, T] at positions start..start+T-1 -> embedding[ids] * sqrt(d_model) + PE [B, T, d] (before dropout) */
   embed(ids: Tensor, start = 0): Tensor {
     const d = this.config.d_model;
     return add(mul(this.embedding.forward(ids), Math.sqrt(d)), sinusoidalPositions(ids.shape[1]!, d, start)); // [B, T, d]
@@ -255,18 +311,18 @@ export class Transformer extends Module {
   /** src ids [B, S] -> memory [B, S, d] */
   encode(srcIds: Tensor, srcMask?: Tensor): Tensor {
     const [b, s] = srcIds.shape as [number, number];
-    return this.encoder.forward(this.embed(srcIds), srcMask ? keyPaddingMask(srcMask, b, s) : null);
+    const x = this.dropout.forward(named(this.embed(srcIds), 'enc_inp_embd')); // [B, S, d]
+    return this.encoder.forward(x, srcMask ? keyPaddingMask(srcMask, b, s) : null);
   }
 
-  /**
-   * tgt ids [B, T], memory [B, S, d] -> decoder states [B, T, d] (causal: position t sees targets <= t).
-   * With a cache the targets sit at positions offset..offset+T-1 and attend to the cached ones too.
-   */
+  /** tgt ids [B, T], memory [B, S, d] -> decoder states [B, T, d] (causal: position t sees targets <= t) */
   decode(tgtIds: Tensor, memory: Tensor, masks: Seq2SeqMasks = {}, cache?: DecoderKVCache): Tensor {
     const [b, t] = tgtIds.shape as [number, number];
     const s = memory.shape[1]!;
     if (cache && masks.tgtMask) fail('Transformer', 'a target padding mask cannot be combined with a KV cache');
-    return this.decoder.forward(this.embed(tgtIds, cacheOffset(cache?.self, 'Transformer')), memory, {
+    // with a cache the targets sit at positions offset..offset+T-1 and attend to the cached ones too
+    const x = this.dropout.forward(named(this.embed(tgtIds, cacheOffset(cache?.self, 'Transformer')), 'dec_inp_embd')); // [B, T, d]
+    return this.decoder.forward(x, memory, {
       tgtKeyMask: masks.tgtMask ? keyPaddingMask(masks.tgtMask, b, t) : null,
       memoryKeyMask: masks.srcMask ? keyPaddingMask(masks.srcMask, b, s) : null,
     }, cache);
@@ -274,7 +330,7 @@ export class Transformer extends Module {
 
   /** decoder states [B, T, d] -> logits [B, T, V]: the pre-softmax projection tied to the embedding. */
   logits(hidden: Tensor): Tensor {
-    return matmul(hidden, this.embedding.weight.mT); // [B, T, V], tied: hidden @ embedding^T
+    return named(matmul(hidden, this.embedding.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embedding^T
   }
 
   /** src ids [B, S], tgt ids [B, T] (int32) -> logits [B, T, V] for the next target token */

@@ -6,6 +6,7 @@
  * parameter names follow Hugging Face LLaMA (`q_proj`, `k_proj`, `v_proj`, `o_proj`).
  */
 import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.js';
+import { Dropout } from './dropout.js';
 import { Linear } from './layers.js';
 import { attentionWithCache, type LayerKVCache } from './kv-cache.js';
 import { Module } from './module.js';
@@ -39,6 +40,8 @@ export interface MultiHeadAttentionOptions {
   qkvBias?: boolean;
   outputBias?: boolean;
   rope?: RotaryEmbedding | null;
+  /** Dropout on the attention weights in training mode (LLaMA's attention_dropout); default 0. */
+  attentionDropout?: number;
   generator?: Generator;
 }
 
@@ -54,6 +57,7 @@ export class MultiHeadAttention extends Module {
   readonly kind: AttentionKind;
   readonly slidingWindow: number | null;
   readonly rope: RotaryEmbedding | null;
+  readonly attnDropout: Dropout;
 
   constructor(opts: MultiHeadAttentionOptions) {
     super();
@@ -73,6 +77,7 @@ export class MultiHeadAttention extends Module {
     this.kProj = this.module('k_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
     this.vProj = this.module('v_proj', new Linear(hiddenSize, this.numKeyValueHeads * this.headDim, { bias: qkvBias, ...g }));
     this.oProj = this.module('o_proj', new Linear(numHeads * this.headDim, hiddenSize, { bias: opts.outputBias ?? false, ...g }));
+    this.attnDropout = this.module('attn_dropout', new Dropout(opts.attentionDropout ?? 0));
   }
 
   /**
@@ -91,7 +96,9 @@ export class MultiHeadAttention extends Module {
       k = this.rope.apply(k, angles);
     }
     // GQA/MQA and the masks are handled inside the op (a fused kernel when the backend has one)
-    const attn = attentionWithCache(q, k, v, opts.cache, { causal: this.kind === 'causal', window: this.slidingWindow ?? 0 }); // [B, nh, T, hd]
+    const attn = attentionWithCache(q, k, v, opts.cache, {
+      causal: this.kind === 'causal', window: this.slidingWindow ?? 0, dropout: this.attnDropout.rate, generator: this.attnDropout.generator,
+    }); // [B, nh, T, hd]
     return this.oProj.forward(mergeHeads(attn)); // [B, T, D]
   }
 }

@@ -1,6 +1,7 @@
 /** Neural-network building blocks. */
 export * from './module.js';
 export * from './layers.js';
+export * from './dropout.js';
 export * from './rope.js';
 export * from './attention.js';
 export * from './module-list.js';

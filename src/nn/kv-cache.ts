@@ -188,9 +188,10 @@ export function attendFetched(q: Tensor, fetch: KVFetch, queryStart: number, opt
     const window = effectiveWindow(opts.window, fetch.window);
     out = scaledDotProductAttention(q, fetch.keys, fetch.values, { ...opts, window });
   } else {
-    const visible = fetchMask(fetch, queryStart, tq, q.shape[1]!, opts);
-    const mask = combineMasks(visible, opts.mask);
-    out = scaledDotProductAttention(q, fetch.keys, fetch.values, { scale: opts.scale ?? 1 / Math.sqrt(q.shape[3]!), ...(mask ? { mask } : {}) });
+    // the position mask replaces the kernel's causal/window flags (which assume keys in order)
+    const { causal: _causal, window: _window, mask: _mask, ...rest } = opts;
+    const mask = combineMasks(fetchMask(fetch, queryStart, tq, q.shape[1]!, opts), opts.mask);
+    out = scaledDotProductAttention(q, fetch.keys, fetch.values, { ...rest, ...(mask ? { mask } : {}) });
   }
   observer?.observeAttention?.(attentionWeights(q, fetch, queryStart, opts));
   return out; // [B, Hq, Tq, Dv]

@@ -5,7 +5,13 @@
 import { fail, formatShape, noGrad, sameShape, type Tensor } from '../tensor/index.js';
 
 export abstract class Module {
-  training = true;
+  /**
+   * Training mode (dropout active) or evaluation mode (deterministic). Unlike PyTorch, a module
+   * starts in evaluation mode: attn's models are built for inference and analysis as often as for
+   * training, so randomness has to be asked for (`model.train()`), and a model built or loaded
+   * without it gives the same output on every call. train()/eval() set the whole tree.
+   */
+  training = false;
   private readonly params = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
 
@@ -30,6 +36,19 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant with its dotted path ('' for this one), parents first. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ''), this]];
+    for (const [n, m] of this.children) out.push(...m.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** This module and every submodule below it, depth first in registration order (PyTorch's modules()). */
+  *modules(): IterableIterator<Module> {
+    yield this;
+    for (const m of this.children.values()) yield* m.modules();
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -38,12 +57,14 @@ export abstract class Module {
     return this.parameters().reduce((n, p) => n + p.size, 0);
   }
 
+  /** Sets training mode (`on`, default true) on this module and all submodules. */
   train(on = true): this {
     this.training = on;
     for (const m of this.children.values()) m.train(on);
     return this;
   }
 
+  /** Sets evaluation mode on this module and all submodules: dropout becomes the identity. */
   eval(): this {
     return this.train(false);
   }

@@ -34,6 +34,8 @@ export type RopeScaling =
     betaFast?: number; betaSlow?: number;
     /** Overrides the cos/sin multiplier; default from mscale/mscaleAllDim, else 0.1 ln(factor) + 1. */
     attentionFactor?: number; mscale?: number; mscaleAllDim?: number;
+    /** Round the correction range out to whole dimensions (floor / ceil); default true, as transformers. */
+    truncate?: boolean;
   }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
 
@@ -88,14 +90,14 @@ export function ropeInvFreq(opts: { dim: number; base?: number; scaling?: RopeSc
       return { invFreq: defaultInvFreq(dim, scaled), attentionFactor: 1 };
     }
     case 'yarn': {
-      const { originalMaxPositionEmbeddings: maxPos, betaFast = 32, betaSlow = 1, mscale, mscaleAllDim } = scaling;
+      const { originalMaxPositionEmbeddings: maxPos, betaFast = 32, betaSlow = 1, mscale, mscaleAllDim, truncate = true } = scaling;
       const getMscale = (scale: number, m = 1) => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
       const attentionFactor = scaling.attentionFactor
         ?? (mscale && mscaleAllDim ? getMscale(factor, mscale) / getMscale(factor, mscaleAllDim) : getMscale(factor));
       // the channel pair whose wavelength fits `rotations` times into the original context
       const correctionDim = (rotations: number) => (dim * Math.log(maxPos / (rotations * 2 * Math.PI))) / (2 * Math.log(base));
-      const low = Math.max(Math.floor(correctionDim(betaFast)), 0);
-      let high = Math.min(Math.ceil(correctionDim(betaSlow)), dim - 1);
+      const low = Math.max(truncate ? Math.floor(correctionDim(betaFast)) : correctionDim(betaFast), 0);
+      let high = Math.min(truncate ? Math.ceil(correctionDim(betaSlow)) : correctionDim(betaSlow), dim - 1);
       if (low === high) high += 0.001; // HF: prevent a zero-width ramp
       const b = f32(base);
       const invFreq = new Float32Array(half);

@@ -9,8 +9,9 @@
  */
 import {
   add, arange, compare, full, contiguous, expand, fail, formatShape, fromBuffer, isFloat, matmul, mul, recordOp, reshape,
-  transpose, where, logicalAnd, sub, type AttentionSpec, type Tensor,
+  transpose, where, logicalAnd, sub, type AttentionSpec, type Generator, type Tensor,
 } from '../tensor/index.js';
+import { dropout } from './dropout.js';
 import { fusedKernel } from './fused.js';
 import { softmax } from './softmax.js';
 
@@ -26,6 +27,14 @@ export interface AttentionOptions {
   window?: number;
   /** Defaults to 1 / sqrt(head dim). */
   scale?: number;
+  /**
+   * Dropout probability on the attention weights (after softmax), as Hugging Face models apply it
+   * in training; pass 0 (the default) in evaluation. Above 0 the composed path runs, because the
+   * fused kernel never materialises the weights.
+   */
+  dropout?: number;
+  /** Generator for the dropout mask (default: the global generator). */
+  generator?: Generator;
 }
 
 /**
@@ -48,8 +57,10 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const window = opts.window ?? 0;
   if (!(Number.isInteger(window) && window >= 0)) fail('attention', `window must be a non-negative integer, got ${window}`);
   const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const p = opts.dropout ?? 0;
+  if (!(p >= 0 && p < 1)) fail('attention', `dropout must be in [0, 1), got ${p}`);
   const fused = fusedKernel('attention');
-  if (fused && nd === 4 && q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' && !opts.mask?.requiresGrad) {
+  if (fused && p === 0 && nd === 4 && q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' && !opts.mask?.requiresGrad) {
     return fusedAttention(q, k, v, opts, scale, window);
   }
   return composedAttention(q, k, v, opts, scale, window);
@@ -96,7 +107,9 @@ function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptio
   const tk = k.shape[nd - 2]!;
   if (opts.causal || window) scores = where(attentionMask(tq, tk, { causal: opts.causal ?? false, window }), scores, -Infinity);
   if (opts.mask) scores = opts.mask.dtype === 'bool' ? where(opts.mask, scores, -Infinity) : add(scores, opts.mask);
-  return matmul(softmax(scores, -1), vv); // [..., Tq, Dv]
+  let weights = softmax(scores, -1); // [..., Tq, Tk]
+  if (opts.dropout) weights = dropout(weights, opts.dropout, opts.generator ? { generator: opts.generator } : {});
+  return matmul(weights, vv); // [..., Tq, Dv]
 }
 
 /** [B, H, T, D] with each head's T x D block row-major (any batch and head strides). */

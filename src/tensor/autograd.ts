@@ -95,13 +95,13 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       grads.delete(t);
       const node = t.gradFn;
       if (!node) {
-        t.grad = keep(t.grad ? ops.add(t.grad, g) : ops.cloneContiguous(g));
+        accumulateGrad(t, g);
         continue;
       }
       if (node.freed || !node.rule) {
         fail('backward', `trying to backward through the graph a second time (op ${node.op}); pass { retainGraph: true } to the first backward`);
       }
-      if (t.retainsGrad) t.grad = keep(t.grad ? ops.add(t.grad, g) : ops.cloneContiguous(g));
+      if (t.retainsGrad) accumulateGrad(t, g);
       const inGrads = node.rule(g);
       node.inputs.forEach((input, k) => {
         const gi = inGrads[k];
@@ -140,4 +140,12 @@ function topologicalOrder(root: Tensor): Tensor[] {
     }
   }
   return order;
+}
+
+/** t.grad += g (a new tensor; the previous gradient is released, so accumulation steps do not leak it). */
+function accumulateGrad(t: Tensor, g: Tensor): void {
+  const ops = engineOps!;
+  const previous = t.grad;
+  t.grad = keep(previous ? ops.add(previous, g) : ops.cloneContiguous(g));
+  previous?.dispose();
 }

@@ -385,6 +385,12 @@ export function matmul(x: Tensor, y: Tensor): Tensor {
   if (x.ndim === 0 || y.ndim === 0) {
     fail('matmul', `${formatShape(x.shape)} @ ${formatShape(y.shape)}: both operands need at least 1 dimension`);
   }
+  if (x.ndim > 2 && y.ndim === 2 && x.shape[x.ndim - 1] === y.shape[0]) {
+    // [..., M, K] @ [K, N] (a Linear layer): one [B*M, K] @ [K, N] product instead of B small ones,
+    // and the weight's gradient is one [K, B*M] @ [B*M, N] product instead of B products summed
+    const lead = x.shape.slice(0, -1);
+    return reshape(matmul(reshape(x, [-1, x.shape[x.ndim - 1]!]), y), [...lead, y.shape[1]!]);
+  }
   const a = x.ndim === 1 ? unsqueeze(x, 0) : x;
   const b = y.ndim === 1 ? unsqueeze(y, 1) : y;
   const k = a.shape[a.ndim - 1]!;

@@ -45,6 +45,51 @@ export abstract class Optimizer {
   }
 
   protected abstract update(p: Tensor, data: Float32Array | Float64Array, grad: ArrayLike<number>, group: ParamGroup): void;
+
+  /** Per-parameter buffers by kind (`exp_avg`, `exp_avg_sq`, `momentum_buffer`, as torch names them). */
+  protected abstract buffers(): Map<string, Map<Tensor, Float64Array>>;
+
+  /**
+   * The optimizer's state for a checkpoint: step count, learning rate and every per-parameter
+   * buffer, keyed `kind.paramName` (names from `names`, e.g. the model's namedParameters). Buffers
+   * stay float64, so a resumed run continues bit for bit.
+   */
+  stateDict(names: ReadonlyMap<Tensor, string>): OptimizerState {
+    const buffers = new Map<string, Float64Array>();
+    for (const [kind, byParam] of this.buffers()) {
+      for (const [p, buf] of byParam) {
+        const name = names.get(p);
+        if (name === undefined) fail('Optimizer.stateDict', `a parameter of shape ${formatShape(p.shape)} has no name`);
+        buffers.set(`${kind}.${name}`, buf);
+      }
+    }
+    return { stepCount: this.stepCount, lr: this.lr, buffers };
+  }
+
+  /** Restores stateDict's output; a buffer for an unknown parameter or of the wrong size is an error that names it. */
+  loadStateDict(state: OptimizerState, names: ReadonlyMap<Tensor, string>): void {
+    const byName = new Map([...names].map(([p, n]) => [n, p]));
+    const own = this.buffers();
+    for (const m of own.values()) m.clear();
+    for (const [key, buf] of state.buffers) {
+      const dot = key.indexOf('.');
+      const kind = key.slice(0, dot);
+      const p = byName.get(key.slice(dot + 1));
+      const target = own.get(kind);
+      if (!target) fail('Optimizer.loadStateDict', `'${key}': ${this.constructor.name} has no '${kind}' buffers`);
+      if (!p) fail('Optimizer.loadStateDict', `'${key}': no parameter named '${key.slice(dot + 1)}'`);
+      if (buf.length !== p.size) fail('Optimizer.loadStateDict', `'${key}': ${buf.length} values for a parameter of ${p.size}`);
+      target.set(p, Float64Array.from(buf));
+    }
+    this.stepCount = state.stepCount;
+    this.lr = state.lr;
+  }
+}
+
+export interface OptimizerState {
+  stepCount: number;
+  lr: number;
+  buffers: Map<string, Float64Array>;
 }
 
 export interface SGDOptions {
@@ -62,6 +107,10 @@ export class SGD extends Optimizer {
     super(params, opts.lr);
     this.momentum = opts.momentum ?? 0;
     this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  protected buffers(): Map<string, Map<Tensor, Float64Array>> {
+    return new Map([['momentum_buffer', this.momentumBuf]]);
   }
 
   protected update(p: Tensor, w: Float32Array | Float64Array, grad: ArrayLike<number>, group: ParamGroup): void {
@@ -90,7 +139,8 @@ export interface AdamOptions {
 
 /** Adam; with `decoupled` (AdamW) weight decay shrinks weights directly instead of adding to the gradient. */
 export class Adam extends Optimizer {
-  protected readonly state = new Map<Tensor, { m: Float64Array; v: Float64Array }>();
+  protected readonly expAvg = new Map<Tensor, Float64Array>();
+  protected readonly expAvgSq = new Map<Tensor, Float64Array>();
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
@@ -103,11 +153,19 @@ export class Adam extends Optimizer {
     this.weightDecay = opts.weightDecay ?? 0;
   }
 
+  protected buffers(): Map<string, Map<Tensor, Float64Array>> {
+    return new Map([['exp_avg', this.expAvg], ['exp_avg_sq', this.expAvgSq]]);
+  }
+
   protected update(p: Tensor, w: Float32Array | Float64Array, grad: ArrayLike<number>, group: ParamGroup): void {
     const [b1, b2] = this.betas;
     const wd = group.weightDecay ?? this.weightDecay;
-    let s = this.state.get(p);
-    if (!s) this.state.set(p, (s = { m: new Float64Array(w.length), v: new Float64Array(w.length) }));
+    let m1 = this.expAvg.get(p);
+    let m2 = this.expAvgSq.get(p);
+    if (!m1 || !m2) {
+      this.expAvg.set(p, (m1 = new Float64Array(w.length)));
+      this.expAvgSq.set(p, (m2 = new Float64Array(w.length)));
+    }
     const bc1 = 1 - b1 ** this.stepCount;
     const bc2 = 1 - b2 ** this.stepCount;
     const stepSize = this.lr / bc1;
@@ -115,8 +173,8 @@ export class Adam extends Optimizer {
       let g = grad[i]!;
       if (this.decoupled) w[i] = w[i]! * (1 - this.lr * wd);
       else if (wd) g += wd * w[i]!;
-      const m = (s.m[i] = b1 * s.m[i]! + (1 - b1) * g);
-      const v = (s.v[i] = b2 * s.v[i]! + (1 - b2) * g * g);
+      const m = (m1[i] = b1 * m1[i]! + (1 - b1) * g);
+      const v = (m2[i] = b2 * m2[i]! + (1 - b2) * g * g);
       w[i] = w[i]! - (stepSize * m) / (Math.sqrt(v) / Math.sqrt(bc2) + this.eps);
     }
   }

@@ -14,8 +14,8 @@ import { dirname, join } from 'node:path';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
-  BertConfig, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config, readHfFolder, writeHfFolder, zeros,
-  type TensorSource,
+  BertConfig, GPT2Config, GPT2LMHeadModel, LlamaConfig, MistralConfig, Qwen2Config, T5Config, T5ForConditionalGeneration,
+  TransformerConfig, readHfFolder, toHfExport, writeHfFolder, zeros, type TensorSource,
 } from '../../src/index.js';
 import { FIXTURES, loadFixture, maxAbsDiff } from '../helpers.js';
 
@@ -118,6 +118,100 @@ for (const name of DECODERS) {
     });
   });
 }
+
+/** Runs `attn logits` and returns the float32 logits it wrote. */
+function logitsOf(args: string[], file: string): Float32Array {
+  const l = attn('logits', ...args, '--out', file);
+  assert.equal(l.code, 0, l.stderr);
+  const buf = readFileSync(file);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/** Asserts that `conv` holds `names`, each with the shape and the exact float32 bits of `orig`'s tensor of that name. */
+function assertSameTensors(conv: TensorSource, orig: TensorSource, names: string[]): void {
+  assert.deepEqual(conv.keys().sort(), [...names].sort(), 'tensor names');
+  for (const key of names) {
+    assert.equal(conv.get(key).dtype, 'float32', key);
+    assert.deepEqual([...conv.get(key).shape], [...orig.get(key).shape], `${key} shape`);
+    const va = values(orig, key);
+    const vb = values(conv, key);
+    assert.deepEqual(new Uint32Array(vb.buffer.slice(vb.byteOffset, vb.byteOffset + vb.byteLength)),
+      new Uint32Array(va.buffer.slice(va.byteOffset, va.byteOffset + va.byteLength)), `${key} bits`);
+  }
+}
+
+describe('attn convert: encoder-decoder models', () => {
+  const t5 = loadFixture<never>('models-t5.json') as unknown as {
+    models: { folder: string; input_ids: number[][]; attention_mask: number[][]; decoder_input_ids: number[][]; logits_shape: number[]; logits: number[] }[];
+  };
+  for (const m of t5.models) {
+    it(`${m.folder}: T5ForConditionalGeneration's names without the tied copies, bit-exact values, config round trip, logits within 1e-4`, () => {
+      const src = join(FIXTURES, m.folder);
+      const out = join(work, `${m.folder}-f32`);
+      const r = attn('convert', '--model', src, '--out', out);
+      assert.equal(r.code, 0, r.stderr);
+      const orig = readHfFolder(src);
+      const conv = readHfFolder(out);
+      // save_pretrained's layout: shared.weight once, no encoder/decoder.embed_tokens copies, lm_head.weight iff untied
+      const tied = orig.config['tie_word_embeddings'] !== false;
+      const expected = orig.weights.keys().filter((n) => !n.endsWith('.embed_tokens.weight') && !(tied && n === 'lm_head.weight'));
+      assert.ok(expected.includes('shared.weight'));
+      if (tied) assert.ok(expected.length < orig.weights.keys().length, 'the v1.0 fixture holds the tied copies, which are not written');
+      assert.deepEqual([...new T5ForConditionalGeneration(T5Config.fromDict(orig.config)).stateDict().keys()].sort(), [...expected].sort());
+      assertSameTensors(conv.weights, orig.weights, expected);
+      assert.deepEqual(T5Config.fromDict(conv.config), T5Config.fromDict(orig.config));
+      assert.deepEqual(conv.config['architectures'], ['T5ForConditionalGeneration']);
+      assert.equal(conv.config['model_type'], 't5');
+      const [, t, v] = m.logits_shape as [number, number, number];
+      const b = m.attention_mask.findIndex((row) => row.every((x) => x === 1));
+      const got = logitsOf(['--model', out, '--ids', m.input_ids[b]!.join(','), '--decoder-ids', m.decoder_input_ids[b]!.join(',')], join(work, `${m.folder}.logits`));
+      const diff = maxAbsDiff(got, m.logits.slice(b * t * v, (b + 1) * t * v));
+      assert.ok(diff <= 1e-4, `${m.folder}: max |logits diff| ${diff}`);
+    });
+  }
+
+  it("transformer: torch.nn.Transformer's state-dict names exactly, bit-exact values, nn.Transformer's arguments in config.json, logits within 1e-4", () => {
+    const doc = loadFixture<never>('models-transformer.json') as unknown as {
+      folder: string; src_ids: number[][]; tgt_ids: number[][]; src_key_padding_mask: boolean[][]; tgt_key_padding_mask: boolean[][];
+      logits_shape: number[]; logits: number[];
+    };
+    const src = join(FIXTURES, doc.folder);
+    const out = join(work, 'transformer-f32');
+    const r = attn('convert', '--model', src, '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const orig = readHfFolder(src);
+    const conv = readHfFolder(out);
+    assertSameTensors(conv.weights, orig.weights, orig.weights.keys()); // written by torch's state_dict(): the same set
+    assert.deepEqual(TransformerConfig.fromDict(conv.config), TransformerConfig.fromDict(orig.config));
+    for (const k of ['d_model', 'nhead', 'num_encoder_layers', 'num_decoder_layers', 'dim_feedforward', 'dropout', 'activation', 'layer_norm_eps', 'batch_first', 'norm_first']) {
+      assert.deepEqual(conv.config[k], orig.config[k], `config.json ${k}`);
+    }
+    assert.equal(conv.config['model_type'], 'transformer');
+    const [, t, v] = doc.logits_shape as [number, number, number];
+    const b = doc.src_key_padding_mask.findIndex((m, i) => m.every((x) => !x) && doc.tgt_key_padding_mask[i]!.every((x) => !x));
+    const got = logitsOf(['--model', out, '--ids', doc.src_ids[b]!.join(','), '--decoder-ids', doc.tgt_ids[b]!.join(',')], join(work, 'transformer.logits'));
+    const diff = maxAbsDiff(got, doc.logits.slice(b * t * v, (b + 1) * t * v));
+    assert.ok(diff <= 1e-4, `transformer: max |logits diff| ${diff}`);
+  });
+});
+
+describe('attn convert: attn-only GPT-2 variants are refused', () => {
+  it('toHfExport and attn convert name the variant; a plain GPT-2 config.json carries no attn fields', () => {
+    const base = readHfFolder(join(FIXTURES, 'models-gpt2')).config;
+    for (const [field, value] of [['position_embedding_type', 'alibi'], ['norm_position', 'post']] as const) {
+      const model = new GPT2LMHeadModel(GPT2Config.fromDict({ ...base, [field]: value }));
+      assert.throws(() => toHfExport(model), new RegExp(`toHfExport: GPT2LMHeadModel: ${field} '${value}' is an attn variant that transformers' GPT-2 does not have`));
+      const dir = join(work, `variant-${value}`);
+      writeHfFolder(dir, { config: model.config.toDict(), tensors: model.stateDict() });
+      assert.equal(readHfFolder(dir).config[field], value, 'the variant round-trips through its own config.json');
+      const r = attn('convert', '--model', dir, '--out', join(work, `variant-${value}-out`));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`${field} '${value}' is an attn variant`));
+    }
+    const plain = toHfExport(new GPT2LMHeadModel(GPT2Config.fromDict(base))).config;
+    for (const k of ['position_embedding_type', 'norm_position', 'rope_theta']) assert.ok(!(k in plain), k);
+  });
+});
 
 describe('attn convert: --out handling and atomic writes', () => {
   it('refuses a non-empty --out without --force and leaves it untouched; --force replaces it', () => {

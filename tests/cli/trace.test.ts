@@ -32,10 +32,30 @@ describe('attn trace', () => {
     assert.match(r.stdout, /^1\s+l_out\s+\[1, 2, 256\] float32$/m);
   });
 
-  it('usage errors: both or neither source, families without named intermediates', () => {
+  it('--model DIR of an encoder-decoder (t5) runs encoder and decoder: enc_ and dec_ points with their own lengths', () => {
+    const r = attn('trace', '--model', join(FIXTURES, 'models-t5-v1_1'), '--seq', '4', '--decoder-seq', '2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /weights loaded\ninput_ids \[1, 4\] int32\ndecoder_input_ids \[1, 2\] int32/);
+    assert.match(r.stdout, /^1\s+enc_l_out\s+\[1, 4, 32\] float32$/m);
+    assert.match(r.stdout, /^2\s+dec_cross_out\s+\[1, 2, 32\] float32$/m);
+    assert.match(r.stdout, /^-\s+result_output\s+\[1, 2, 40\] float32$/m);
+  });
+
+  it('--preset bert-base and transformer-base trace tiny same-structure configs', () => {
+    const b = attn('trace', '--preset', 'bert-base', '--seq', '3');
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /hidden_size 768 -> 96, intermediate_size 3072 -> 384, num_hidden_layers 12 -> 2, vocab_size 30522 -> 256/);
+    assert.match(b.stdout, /^1\s+ffn_inp\s+\[1, 3, 96\] float32$/m);
+    const t = attn('trace', '--preset', 'transformer-base', '--seq', '3');
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /decoder_input_ids \[1, 3\] int32/);
+    assert.match(t.stdout, /^0\s+dec_cross_inp\s+\[1, 3, 64\] float32$/m);
+  });
+
+  it('usage errors: both or neither source, --decoder-seq for a model without a decoder input', () => {
     assert.equal(attn('trace').code, 2);
-    const r = attn('trace', '--preset', 'bert-base');
+    const r = attn('trace', '--preset', 'gpt2', '--decoder-seq', '2');
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /model_type "bert" has no named intermediates yet/);
+    assert.match(r.stderr, /--decoder-seq: model_type 'gpt2' has no decoder input \(only t5 and transformer do\)/);
   });
 });

@@ -182,3 +182,40 @@ describe('cache memory is what attn calc predicts', () => {
     assert.ok(llama.numKeyValueHeads < llama.num_attention_heads, 'the llama fixture is GQA, so the check covers KV heads only');
   });
 });
+
+interface VariantCase { name: string; folder: string; input_ids: number[][]; logits_shape: [number, number, number]; logits: number[] }
+
+describe('GPT-2 position/norm variants through the cache (sinusoidal, RoPE, ALiBi, none, post-norm)', () => {
+  const doc = loadFixture<VariantCase>('gpt2-variants.json');
+  for (const c of doc.cases) {
+    it(`${c.name}: teacher-forced through per-layer caches (batch 2) gives the PyTorch logits; greedy cached == uncached`, () => {
+      const model = load(c.folder);
+      const [b, t, v] = c.logits_shape;
+      const caches: KVCache[] = Array.from({ length: model.geometry.layers }, () => new DenseKVCache({ step: 5 }));
+      let worst = 0;
+      for (let pos = 0; pos < t; pos++) {
+        const ids = fromTypedArray(Int32Array.from(c.input_ids.map((r) => r[pos]!)), [b, 1]);
+        const out = noGrad(() => tidy(() => model.logits(ids, { cache: { self: caches }, memory: null, logitsToKeep: 0 }).toTypedArray()));
+        for (let r = 0; r < b; r++) worst = Math.max(worst, maxAbsDiff(out.subarray(r * v, (r + 1) * v), c.logits.slice((r * t + pos) * v, (r * t + pos + 1) * v)));
+      }
+      for (const cache of caches) cache.dispose();
+      assert.ok(worst <= 1e-4, `max |logits diff| ${worst}`);
+      const prompt = c.input_ids[0]!.slice(0, 3);
+      assertSameRun(greedyRun(model, prompt, 5, 'none'), greedyRun(model, prompt, 5, { kind: 'dense' }, { prefillChunk: 2 }), c.name);
+    });
+  }
+
+  it('ALiBi with evicting caches: the bias follows the positions the cache reports (ring buffer == windowed recomputation)', () => {
+    const model = load('models-gpt2-alibi');
+    const prompt = [3, 17, 5, 9, 30, 2, 11];
+    // a window-3 ring against a dense cache restricted to the same window by the attention mask
+    const ring = greedyRun(model, prompt, 6, { kind: 'sliding-window', window: 3 }, { prefillChunk: 2 });
+    const dense = greedyRun(model, prompt, 6, { kind: 'sliding-window', window: 64 }, { prefillChunk: 2 });
+    assert.notDeepEqual(ring.logits[0], dense.logits[0], 'the window changes the result');
+    const windowed = greedyRun(model, prompt, 6, { kind: 'sinks', sinks: 1, window: 2 });
+    assert.equal(windowed.tokens.length, 6);
+    // reference: full recomputation with the window mask, through the composed path
+    const ref = withoutFused(() => greedyRun(model, prompt, 6, { kind: 'sliding-window', window: 3 }, { prefillChunk: 7 }));
+    assertSameRun(ref, ring, 'ring vs one-chunk prefill');
+  });
+});

@@ -81,26 +81,43 @@ export function wasmRowKernels(rt: WasmRuntime, ref: FusedKernels, alloc: Output
     },
   });
 
+  /** Class ids in place when resident, else copied to scratch (ids usually come from JS arrays). */
+  const stageTargets = (targets: View, rows: number): number => {
+    const at = rt.addressOf(targets.data, targets.offset, 4);
+    if (at >= 0) return at;
+    const ptr = rt.alloc(rows * 4);
+    rt.i32(ptr, rows).set((targets.data as Int32Array).subarray(targets.offset, targets.offset + rows));
+    return ptr;
+  };
+
   const crossEntropy: FusedCrossEntropy = {
     forward(logits, targets, opts) {
       const [r, c] = rowsOf(logits);
-      const p = logits.dtype === 'float32' ? addresses(rt, [logits, targets]) : null;
+      const p = logits.dtype === 'float32' ? addresses(rt, [logits]) : null;
       if (!p) return ref.crossEntropy!.forward(logits, targets, opts);
       const loss = output(alloc, 'float32', r, false);
       const lse = output(alloc, 'float32', r, false);
       const q = addresses(rt, [loss, lse]);
       if (!q) return ref.crossEntropy!.forward(logits, targets, opts);
-      const bad = e.crossEntropyForward(p[0]!, p[1]!, q[0]!, q[1]!, r, c, opts.ignoreIndex, opts.labelSmoothing);
-      if (bad !== opts.ignoreIndex) throw new AttnError('crossEntropy', `target ${bad} is out of range for ${c} classes`);
+      try {
+        const bad = e.crossEntropyForward(p[0]!, stageTargets(targets, r), q[0]!, q[1]!, r, c, opts.ignoreIndex, opts.labelSmoothing);
+        if (bad !== opts.ignoreIndex) throw new AttnError('crossEntropy', `target ${bad} is out of range for ${c} classes`);
+      } finally {
+        rt.reset();
+      }
       return { loss, lse };
     },
     backward(logits, targets, lse, gLoss, opts) {
       const [r, c] = rowsOf(logits);
-      const p = logits.dtype === 'float32' ? addresses(rt, [logits, targets, lse, gLoss]) : null;
+      const p = logits.dtype === 'float32' ? addresses(rt, [logits, lse, gLoss]) : null;
       const gx = p ? output(alloc, 'float32', r * c, false) : null;
       const q = gx ? addresses(rt, [gx]) : null;
       if (!p || !gx || !q) return ref.crossEntropy!.backward(logits, targets, lse, gLoss, opts);
-      e.crossEntropyBackward(p[0]!, p[1]!, p[2]!, p[3]!, q[0]!, r, c, opts.ignoreIndex, opts.labelSmoothing);
+      try {
+        e.crossEntropyBackward(p[0]!, stageTargets(targets, r), p[1]!, p[2]!, q[0]!, r, c, opts.ignoreIndex, opts.labelSmoothing);
+      } finally {
+        rt.reset();
+      }
       return gx;
     },
   };

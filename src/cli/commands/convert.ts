@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPretrained, readHfFolder, toHfExport, writeHfFolder, type HfWeightDType } from '../../index.js';
+import { loadModel, readHfFolder, toHfExport, writeHfFolder, type HfWeightDType } from '../../index.js';
 import { UsageError, type Command } from '../command.js';
 
 const DTYPES: Record<string, HfWeightDType> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
@@ -18,13 +18,17 @@ export const convert: Command = {
   usage: `attn convert --model DIR --out DIR [--dtype f32|f16|bf16] [--force]
 
 Loads a Hugging Face folder (config.json + model.safetensors or a sharded index) of a family
-attn has (gpt2, llama, mistral, qwen2, bert) and writes it as a Hugging Face folder that
-transformers loads: config.json (the typed config with its HF field names, keys attn does not
-model kept as they were, architectures naming the attn class, torch_dtype) and one
-model.safetensors with the checkpoint tensor names. Tied heads are not written (no
-lm_head.weight when tie_word_embeddings), as transformers' save_pretrained does; tensors attn
-does not load (BERT's pooler and next-sentence head) are not either. Tokenizer and generation
-files are copied. The folder is written to a temporary sibling and renamed into place.
+attn has (gpt2, llama, mistral, qwen2, bert, t5, transformer) and writes it as a Hugging Face
+folder that transformers loads: config.json (the typed config with its HF field names, keys attn
+does not model kept as they were, architectures naming the attn class, torch_dtype) and one
+model.safetensors with the checkpoint tensor names. Tied copies are not written (no lm_head.weight
+when tie_word_embeddings, no T5 embed_tokens copies of shared.weight), as transformers'
+save_pretrained does; tensors attn does not load (BERT's pooler and next-sentence head) are not
+either. The original Transformer (model_type transformer), which transformers lacks, is written
+with torch.nn.Transformer's state-dict names plus embedding.weight and a config.json of
+nn.Transformer's arguments, which attn reads back. attn's GPT-2 variants (position_embedding_type
+or norm_position not GPT-2's) are refused: transformers cannot run them. Tokenizer and
+generation files are copied. The folder is written to a temporary sibling and renamed into place.
 
 Options:
   --model DIR   the model folder
@@ -47,7 +51,7 @@ Options:
       if (readdirSync(values.out).length > 0 && !values.force) throw new UsageError(`--out: '${values.out}' exists and is not empty (pass --force to replace it)`);
     }
     const folder = readHfFolder(values.model);
-    const model = loadPretrained(folder);
+    const { model } = loadModel(folder);
     const exported = toHfExport(model);
     // Keys the typed config does not model (bos_token_id, transformers_version, ...) are kept;
     // the typed fields, normalised by fromDict, replace the originals.
