@@ -278,7 +278,10 @@ export class GPT2Model extends Module {
     const tokens = this.wte.forward(inputIds); // [B, T, D]
     switch (this.config.position_embedding_type) {
       case 'learned': {
-        if (start + t > this.config.n_positions) fail('GPT2Model', `positions up to ${start + t} exceed n_positions ${this.config.n_positions} (learned positions; sinusoidal, rope, alibi and none have no limit)`);
+        if (start + t > this.config.n_positions) {
+          const what = start === 0 ? `sequence of ${t} tokens exceeds` : `positions ${start}..${start + t - 1} exceed`;
+          fail('GPT2Model', `${what} n_positions ${this.config.n_positions} (learned positions; sinusoidal, rope, alibi and none have no limit)`);
+        }
         const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => start + i), [t]); // [T]
         return add(tokens, this.wpe!.forward(positions)); // [B, T, D]
       }
