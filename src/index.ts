@@ -17,6 +17,7 @@ export * from './train/index.js';
 export * from './formats/index.js';
 export * from './models/index.js';
 export * from './analysis/index.js';
+export * from './inference/index.js';
 export * from './tokenizers/index.js';
 export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';
 export { loadTokenizerJson } from './tokenizers/tokenizer-json-node.js';
