@@ -1,6 +1,7 @@
 /** What `attn generate` and `attn chat` share: the model folder, its tokenizer, sampling and cache options. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generativeModel, loadModel, readHfFolder, type GenerativeModel, type SamplingOptions, type SessionCache } from '../index.js';
 import { loadTokenizerJson } from '../tokenizers/tokenizer-json-node.js';
 import { loadSentencePiece } from '../tokenizers/sentencepiece-node.js';
@@ -8,10 +9,11 @@ import { SentencePieceTokenizer, type EncodeOptions, type Tokenizer } from '../t
 import { UsageError, intOption, numberOption } from './command.js';
 
 /**
- * The model `--model` defaults to: set this to the repository's default model folder (under
- * models/) once it exists; null means --model is required.
+ * The model `--model` defaults to: attn-tiny, the small LLaMA-style model trained by attn on the
+ * Brown corpus and State of the Union addresses that ships in the package (models/attn-tiny; its
+ * README.md is the model card). Resolved from the package root, so it works from any directory.
  */
-export const DEFAULT_MODEL_DIR: string | null = null;
+export const DEFAULT_MODEL_DIR: string | null = fileURLToPath(new URL('../../../models/attn-tiny', import.meta.url));
 
 export interface LoadedForGeneration {
   dir: string;
