@@ -127,7 +127,6 @@ describe('attn generate', () => {
 
   it('errors exit 2 with a message that names the problem', () => {
     const cases: [string[], RegExp][] = [
-      [['generate', '--prompt', 'x'], /--model DIR is required/],
       [['generate', '--model', dir], /give exactly one of --prompt TEXT or --prompt-ids/],
       [['generate', '--model', dir, '--prompt', 'x', '--no-cache', '--kv', 'int8'], /--kv configures the KV cache; it cannot be combined with --no-cache/],
       [['generate', '--model', dir, '--prompt', 'x', '--kv', 'int4'], /--kv: expected f32 or int8, got 'int4'/],
