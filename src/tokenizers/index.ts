@@ -37,7 +37,23 @@ export {
 export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
 export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
 export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
-export { trainBpe, trainBpeReference, bytePairEncodingFromTraining, trainedTokenizerJson, CL100K_PATTERN, type BpeTrainOptions, type BpeTrainResult } from './bpe-trainer.js';
+export {
+  trainBpe,
+  trainBpeReference,
+  bpeWordCounts,
+  learnMerges,
+  bytePairEncodingFromTraining,
+  trainedTokenizerJson,
+  CL100K_PATTERN,
+  type BpeTrainOptions,
+  type BpeTrainResult,
+  type TrainProgress,
+  type Word,
+  type MergeLoop,
+} from './bpe-trainer.js';
+export { trainWordPiece, wordPieceWordCounts, wordPieceTokenizerJson, type WordPieceTrainOptions, type WordPieceTrainResult } from './wordpiece-trainer.js';
+export { trainUnigram, unigramWordCounts, unigramTokenizerJson, type UnigramTrainOptions, type UnigramTrainResult } from './unigram-trainer.js';
+export { WordCounts, TextSegmenter, SEGMENT_CHARS, MAX_SEGMENT_CHARS, type WordCountOptions } from './word-counts.js';
 export {
   SentencePieceTokenizer,
   PrecompiledCharsmap,
