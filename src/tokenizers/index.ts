@@ -68,3 +68,4 @@ export {
   type TrainerSpec,
   type NormalizerSpec,
 } from './sentencepiece.js';
+export { TokenizerStatsCounter, plainEncoder, unknownId, type TokenizerStats } from './stats.js';

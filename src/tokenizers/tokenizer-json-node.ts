@@ -1,6 +1,6 @@
 /** Reads a Hugging Face tokenizer.json file from disk (Node-only; the parsing is in tokenizer-json.ts). */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { TokenizerError } from './errors.js';
 import { tokenizerFromJson, type HfTokenizer } from './tokenizer-json.js';
 
@@ -18,4 +18,23 @@ export function loadTokenizerJson(path: string): HfTokenizer {
     throw new TokenizerError('loadTokenizerJson', `'${path}' is not valid JSON: ${(e as Error).message}`);
   }
   return tokenizerFromJson(json, basename(path));
+}
+
+/**
+ * Writes a tokenizer.json atomically: a temporary file in the same folder, fsynced, then renamed
+ * over `path`, so a crash never leaves a half-written tokenizer.
+ */
+export function saveTokenizerJson(path: string, json: unknown): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(json));
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
 }

@@ -470,7 +470,10 @@ export function trainUnigram(input: Iterable<string> | WordCounts, options: Unig
     }
     rounds.push({ size: set.size, ...last });
     progress({ phase: 'em', done: Math.min(round + 1, estimatedRounds), total: estimatedRounds, info: `${set.size} pieces, ${(last.tokens / allFreq).toFixed(3)} tokens/word` });
-    if (set.size <= desired) break;
+    if (set.size <= desired) {
+      progress({ phase: 'em', done: estimatedRounds, total: estimatedRounds, info: `${set.size} pieces after ${round + 1} rounds` });
+      break;
+    }
     set = new PieceSet(prune(set));
   }
 
