@@ -12,7 +12,7 @@
 import { pairKey } from './bpe.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
-import { splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
 import { BytePairEncoding, utf8ByteString } from './tiktoken.js';
 import { WordCounts, type WordCountOptions } from './word-counts.js';
 
@@ -56,10 +56,12 @@ export interface Word {
 /**
  * A word counter for byte-level BPE with `pattern`: feed it text in chunks (`push`, `end` per
  * file) or whole documents (`addDocument`), then pass it to `trainBpe` instead of the texts.
+ * Streamed text is cut where the gpt2, cl100k and o200k patterns give the same pre-tokens as on the
+ * whole text; for other patterns check that the 'newline' rule (word-counts.ts) holds.
  */
 export function bpeWordCounts(pattern: string = CL100K_PATTERN, options: WordCountOptions = {}): WordCounts {
   const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
-  const counts = new WordCounts((text) => splitWithRegex(text, regex), options);
+  const counts = new WordCounts((text) => splitWithRegex(text, regex), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
   bpePatterns.set(counts, pattern);
   return counts;
 }

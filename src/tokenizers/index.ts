@@ -53,7 +53,7 @@ export {
 } from './bpe-trainer.js';
 export { trainWordPiece, wordPieceWordCounts, wordPieceTokenizerJson, type WordPieceTrainOptions, type WordPieceTrainResult } from './wordpiece-trainer.js';
 export { trainUnigram, unigramWordCounts, unigramTokenizerJson, type UnigramTrainOptions, type UnigramTrainResult } from './unigram-trainer.js';
-export { WordCounts, TextSegmenter, SEGMENT_CHARS, MAX_SEGMENT_CHARS, type WordCountOptions } from './word-counts.js';
+export { WordCounts, TextSegmenter, SEGMENT_CHARS, MAX_SEGMENT_CHARS, type WordCountOptions, type SegmentRule } from './word-counts.js';
 export {
   SentencePieceTokenizer,
   PrecompiledCharsmap,
@@ -68,4 +68,4 @@ export {
   type TrainerSpec,
   type NormalizerSpec,
 } from './sentencepiece.js';
-export { TokenizerStatsCounter, plainEncoder, unknownId, type TokenizerStats } from './stats.js';
+export { TokenizerStatsCounter, plainEncoder, unknownId, segmentRuleFor, type TokenizerStats } from './stats.js';

@@ -1,13 +1,17 @@
 /**
  * Compression statistics of a tokenizer on a text (the seeds' compression-ratio study): bytes and
  * characters per token, tokens per whitespace-separated word, how much of the vocabulary the text
- * uses and how often the unknown token appears. Text is added in pieces (`add`), so a corpus of any
- * size streams through; pieces should be cut where the tokenizer would not join tokens across the
- * cut (`TextSegmenter`'s cuts are such places for every tokenizer here).
+ * uses and how often the unknown token appears. Text streams through in chunks of any size
+ * (`push`, then `end` per file): each counter cuts it with a `TextSegmenter` at places where its
+ * tokenizer gives the same ids as on the whole text (`segmentRuleFor`), so a corpus of any size
+ * gives the figures of encoding it whole.
  */
 import { HfTokenizer } from './tokenizer-json.js';
 import { SentencePieceTokenizer } from './sentencepiece.js';
+import { BytePairEncoding } from './tiktoken.js';
+import { GPT2_PATTERN } from './pre-tokenizers.js';
 import type { Tokenizer } from './tokenizer.js';
+import { TextSegmenter, type SegmentRule } from './word-counts.js';
 
 export interface TokenizerStats {
   tokenizer: string;
@@ -44,6 +48,13 @@ export function unknownId(tok: Tokenizer): number | undefined {
   return undefined;
 }
 
+/** Where a stream may be cut for this tokenizer (GPT-2's pattern needs the 'gpt2' rule). */
+export function segmentRuleFor(tok: Tokenizer): SegmentRule {
+  if (tok instanceof BytePairEncoding) return tok.pattern === GPT2_PATTERN ? 'gpt2' : 'newline';
+  if (tok instanceof HfTokenizer) return tok.segmentRule;
+  return 'newline';
+}
+
 export class TokenizerStatsCounter {
   private bytes = 0;
   private chars = 0;
@@ -54,13 +65,25 @@ export class TokenizerStatsCounter {
   private distinct = 0;
   private readonly encode: (text: string) => number[];
   private readonly unkId: number | undefined;
+  private readonly segmenter: TextSegmenter;
 
   constructor(private readonly tok: Tokenizer) {
+    this.segmenter = new TextSegmenter(segmentRuleFor(tok));
     this.encode = plainEncoder(tok);
     this.unkId = unknownId(tok);
     this.seen = new Uint8Array(tok.vocabSize);
   }
 
+  /** Adds a chunk of a stream (a file); call `end()` after its last chunk. */
+  push(text: string): void {
+    for (const segment of this.segmenter.push(text)) this.add(segment);
+  }
+
+  end(): void {
+    for (const segment of this.segmenter.end()) this.add(segment);
+  }
+
+  /** Adds a whole text, encoded in one piece. */
   add(text: string): void {
     this.bytes += utf8.encode(text).length;
     for (let i = 0; i < text.length; i++) {

@@ -18,10 +18,11 @@ import { TokenizerError } from './errors.js';
 import type { TokenizerModel } from './model.js';
 import { normalizerFromJson, type Normalizer } from './normalizers.js';
 import { postProcessorFromJson, concatenate, type PostProcessor, type Processed } from './post-processors.js';
-import { escapeRegex, preTokenizerFromJson, tiktokenPatternToJs, type Piece, type PreTokenizer } from './pre-tokenizers.js';
+import { escapeRegex, GPT2_PATTERN, preTokenizerFromJson, tiktokenPatternToJs, type Piece, type PreTokenizer } from './pre-tokenizers.js';
 import type { EncodeOptions, Tokenizer } from './tokenizer.js';
 import { UnigramModel } from './unigram.js';
 import { WordPieceModel } from './wordpiece.js';
+import type { SegmentRule } from './word-counts.js';
 
 type Json = Record<string, unknown>;
 
@@ -93,6 +94,8 @@ export interface HfTokenizerParts {
   postProcessor?: PostProcessor | null;
   decoder?: Decoder | null;
   addedTokens?: AddedToken[];
+  /** Where a stream of text may be cut without changing the ids (see word-counts.ts); default 'newline'. */
+  segmentRule?: SegmentRule;
 }
 
 export class HfTokenizer implements Tokenizer {
@@ -100,6 +103,7 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly model: TokenizerModel;
+  readonly segmentRule: SegmentRule;
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer | null;
   private readonly postProcessor: PostProcessor | null;
@@ -112,6 +116,7 @@ export class HfTokenizer implements Tokenizer {
   constructor(parts: HfTokenizerParts) {
     this.name = parts.name ?? 'tokenizer.json';
     this.model = parts.model;
+    this.segmentRule = parts.segmentRule ?? 'newline';
     this.normalizer = parts.normalizer ?? null;
     this.preTokenizer = parts.preTokenizer ?? null;
     this.postProcessor = parts.postProcessor ?? null;
@@ -251,8 +256,13 @@ export function tokenizerFromJson(json: unknown, name = 'tokenizer.json'): HfTok
       special: t.special === true,
     }),
   );
+  // GPT-2's regex (ByteLevel with use_regex, or a Split with the pattern) leaves the last whitespace
+  // character of a run to the next token, which decides where streamed text may be cut.
+  const pre = JSON.stringify(j.pre_tokenizer ?? null);
+  const gpt2 = (pre.includes('"type":"ByteLevel"') && !pre.includes('"use_regex":false')) || pre.includes(JSON.stringify(GPT2_PATTERN).slice(1, -1));
   return new HfTokenizer({
     name,
+    segmentRule: gpt2 ? 'gpt2' : 'newline',
     model: modelFromJson(model),
     normalizer: normalizerFromJson(j.normalizer as Json | null, tiktokenPatternToJs),
     preTokenizer: preTokenizerFromJson(j.pre_tokenizer as Json | null),

@@ -306,6 +306,13 @@ export function trainUnigram(input: Iterable<string> | WordCounts, options: Unig
     covered += c;
   }
 
+  if (required.size + o.specialTokens.length > o.vocabSize) {
+    throw new TokenizerError(
+      'trainUnigram',
+      `vocabSize ${o.vocabSize} cannot hold the ${required.size} characters (▁ included) that characterCoverage ${o.characterCoverage} requires plus ${o.specialTokens.length} special tokens; raise vocabSize or lower characterCoverage`,
+    );
+  }
+
   // 2. Seed pieces: right-branching substrings seen at least twice, scored by frequency x length.
   progress({ phase: 'seed', done: 0, total: 1 });
   const subCount = new Map<string, number>();
@@ -474,7 +481,13 @@ export function trainUnigram(input: Iterable<string> | WordCounts, options: Unig
       progress({ phase: 'em', done: estimatedRounds, total: estimatedRounds, info: `${set.size} pieces after ${round + 1} rounds` });
       break;
     }
-    set = new PieceSet(prune(set));
+    const pruned = prune(set);
+    if (pruned.length === set.size) {
+      // Everything left is needed (characters without alternatives): pruning cannot shrink it further.
+      progress({ phase: 'em', done: estimatedRounds, total: estimatedRounds, info: `${set.size} pieces after ${round + 1} rounds` });
+      break;
+    }
+    set = new PieceSet(pruned);
   }
 
   // 5. Required characters, then the best pieces, up to vocabSize - special tokens.

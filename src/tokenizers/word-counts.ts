@@ -7,12 +7,17 @@
  * size trains in bounded memory. Everything is a function of the text alone, never of how it was
  * chunked, so the same input always gives the same counts and the same tokenizer.
  *
- * Segment boundaries (`TextSegmenter`): the first newline at or after every `SEGMENT_CHARS` that
- * has a non-whitespace character on each side. The gpt2, cl100k and o200k patterns never match
- * across such a newline (`\s+(?!\S)` and `\s*[\r\n]+` stop at it; no alternative takes a newline
- * and then a letter, digit or punctuation), so segment-wise pre-tokens equal whole-text pre-tokens
- * (tested). Text with no such newline for `MAX_SEGMENT_CHARS` (a 100 MB run of one character) is
- * cut there, which splits one giant pre-token into a few large ones instead of holding it whole.
+ * Segment boundaries (`TextSegmenter`): at the first newline followed by a letter or digit at or
+ * after every `SEGMENT_CHARS`, cut after the newline ('newline' rule) or before it ('gpt2' rule).
+ * The cl100k and o200k patterns never match across the point after such a newline (`\s*[\r\n]+`
+ * ends at the last newline of a whitespace run, and no alternative takes a newline and then a
+ * letter or digit; o200k's punctuation runs do take `\n//`, so not any non-space will do); GPT-2's
+ * `\s+(?!\S)` leaves the last whitespace character of a run for the next token, so there the
+ * safe point is before that newline. BERT and
+ * SentencePiece-style pipelines drop or collapse whitespace, so either rule is safe for them.
+ * Segment-wise pre-tokens equal whole-text pre-tokens (tested on prose, code and generated
+ * Unicode). Text with no such newline for `MAX_SEGMENT_CHARS` (a 100 MB run of one character) is cut
+ * there, which splits one giant pre-token into a few large ones instead of holding it whole.
  */
 import { TokenizerError } from './errors.js';
 
@@ -21,14 +26,17 @@ export const SEGMENT_CHARS = 1 << 16;
 /** ...or here when there is none. */
 export const MAX_SEGMENT_CHARS = 1 << 20;
 
-/** A newline between two non-whitespace characters: position after the newline is a safe cut. */
-const SAFE_CUT = /\P{White_Space}\n(?=\P{White_Space})/gu;
+/** A newline followed by a letter or digit: a safe cut is just after it, or (GPT-2) just before it. */
+const SAFE_CUT = /\n(?=[\p{L}\p{N}])/gu;
+
+/** Where segments may end: after ('newline') or before ('gpt2') a newline that precedes a letter or digit. */
+export type SegmentRule = 'newline' | 'gpt2';
 
 /** Cuts a stream of text chunks into segments that are a function of the text alone. */
 export class TextSegmenter {
   private pending = '';
 
-  constructor(private readonly segmentChars = SEGMENT_CHARS, private readonly maxSegmentChars = MAX_SEGMENT_CHARS) {
+  constructor(private readonly rule: SegmentRule = 'newline', private readonly segmentChars = SEGMENT_CHARS, private readonly maxSegmentChars = MAX_SEGMENT_CHARS) {
     if (!(segmentChars >= 2 && maxSegmentChars >= segmentChars)) throw new TokenizerError('TextSegmenter', `need 2 <= segmentChars <= maxSegmentChars, got ${segmentChars}, ${maxSegmentChars}`);
   }
 
@@ -55,15 +63,15 @@ export class TextSegmenter {
   /** Where the segment at the start of `pending` ends, or -1 if more text is needed to know. */
   private findCut(): number {
     const p = this.pending;
-    // The character before the newline is searched from segmentChars - 1, so the cut is >= segmentChars + 1.
-    SAFE_CUT.lastIndex = this.segmentChars - 1;
+    SAFE_CUT.lastIndex = this.segmentChars;
     const m = SAFE_CUT.exec(p);
-    if (m && m.index + m[0].length <= this.maxSegmentChars) return m.index + m[0].length;
+    const cut = m ? (this.rule === 'newline' ? m.index + 1 : m.index) : -1;
+    if (cut > 0 && cut <= this.maxSegmentChars) return cut;
     if (p.length < this.maxSegmentChars + 1) return -1; // a safe cut may still come (the lookahead needs one more character)
-    let cut = this.maxSegmentChars;
-    const c = p.charCodeAt(cut - 1);
-    if (c >= 0xd800 && c <= 0xdbff) cut--; // never split a surrogate pair
-    return cut;
+    let forced = this.maxSegmentChars;
+    const c = p.charCodeAt(forced - 1);
+    if (c >= 0xd800 && c <= 0xdbff) forced--; // never split a surrogate pair
+    return forced;
   }
 }
 
@@ -74,12 +82,14 @@ export interface WordCountOptions {
    * starts counting from zero. `Infinity` keeps every word.
    */
   maxWords?: number;
+  /** Where streamed text may be cut (default 'newline'; 'gpt2' for GPT-2's pattern). */
+  segmentRule?: SegmentRule;
 }
 
 /** Word -> count, accumulated from text pushed in chunks. */
 export class WordCounts {
   readonly counts = new Map<string, number>();
-  private readonly segmenter = new TextSegmenter();
+  private readonly segmenter: TextSegmenter;
   private readonly maxWords: number;
   /** How many times the table was pruned, and the largest count of a word dropped. */
   prunes = 0;
@@ -90,6 +100,7 @@ export class WordCounts {
   /** `split` is the pre-tokenizer: one segment of text -> its words (normalization included). */
   constructor(private readonly split: (text: string) => Iterable<string>, options: WordCountOptions = {}) {
     this.maxWords = options.maxWords ?? 4_000_000;
+    this.segmenter = new TextSegmenter(options.segmentRule ?? 'newline');
     if (!(this.maxWords >= 1)) throw new TokenizerError('WordCounts', `maxWords must be >= 1, got ${this.maxWords}`);
   }
 

@@ -5,7 +5,6 @@ import {
   bpeWordCounts,
   CL100K_PATTERN,
   GPT2_PATTERN,
-  TextSegmenter,
   TokenizerStatsCounter,
   trainBpe,
   trainedTokenizerJson,
@@ -133,20 +132,19 @@ function train(argv: string[]): void {
   if (!TYPES.includes(type)) throw new UsageError(`--type: unknown type '${values.type}' (known: ${TYPES.join(', ')})`);
   if (!values.input?.length) throw new UsageError('--input FILE is required');
   if (values['vocab-size'] === undefined) throw new UsageError('--vocab-size N is required');
-  const vocabSize = intOption('vocab-size', values['vocab-size'], 0, 1);
+  const vocabSize = intOption('vocab-size', values['vocab-size'], 0, type === 'bpe' ? 256 : 2);
   const minFrequency = intOption('min-frequency', values['min-frequency'], 2, 1);
   const maxWords = intOption('max-words', values['max-words'], 4_000_000, 1);
   if (type !== 'bpe' && values.pattern !== undefined) throw new UsageError(`--pattern applies to --type bpe, not ${type}`);
   if (type !== 'wordpiece' && values.cased) throw new UsageError(`--cased applies to --type wordpiece, not ${type}`);
   if (type === 'unigram' && values['min-frequency'] !== undefined) throw new UsageError('--min-frequency applies to bpe and wordpiece, not unigram');
-  if (type === 'bpe' && vocabSize < 256) throw new UsageError(`--vocab-size: byte-level BPE needs at least the 256 byte tokens, got ${vocabSize}`);
+  const pattern = patternNamed(values.pattern ?? 'cl100k');
   try {
     inputSizes(values.input);
   } catch (e) {
     throw new UsageError(`--input: ${(e as Error).message.replace(/^input: /, '')}`);
   }
   const target = outputPath(values.out, values.output);
-  const pattern = patternNamed(values.pattern ?? 'cl100k');
   const specials = values.special;
   const lowercase = !values.cased;
   const report = progressReporter(values.quiet ?? false);
@@ -159,10 +157,12 @@ function train(argv: string[]): void {
   const onProgress = report.train;
   let json: Record<string, unknown>;
   let size: number;
+  let merges: number | undefined;
   if (type === 'bpe') {
     const trained = trainBpe(counts, { vocabSize, pattern, minFrequency, onProgress });
     json = trainedTokenizerJson(trained, { specialTokens: specials ?? [] });
     size = trained.ranks.size + (specials?.length ?? 0);
+    merges = trained.merges.length;
   } else if (type === 'wordpiece') {
     const trained = trainWordPiece(counts, { vocabSize, minFrequency, lowercase, onProgress, ...(specials ? { specialTokens: specials, unkToken: specials.includes('[UNK]') ? '[UNK]' : specials[0]! } : {}) });
     json = wordPieceTokenizerJson(trained);
@@ -179,6 +179,7 @@ function train(argv: string[]): void {
     type,
     output: target,
     vocabSize: size,
+    ...(merges !== undefined ? { merges } : {}),
     distinctWords: counts.counts.size,
     prunedWords: counts.prunes > 0 ? { prunes: counts.prunes, maxDroppedCount: counts.maxDroppedCount } : null,
     countSeconds: +countSeconds.toFixed(3),
@@ -228,13 +229,11 @@ function stats(argv: string[]): void {
   const names = [values.tokenizer, ...(values.compare ?? 'gpt2,cl100k_base').split(',').filter((s) => s !== '')];
   const tokenizers = names.map((n) => tokenizerNamed(n));
   const counters = tokenizers.map((t) => new TokenizerStatsCounter(t));
-  const add = (segment: string): void => {
-    for (const c of counters) c.add(segment);
-  };
   for (const file of values.input) {
-    const segmenter = new TextSegmenter();
-    readTextChunks(file, (text) => segmenter.push(text).forEach(add));
-    segmenter.end().forEach(add);
+    readTextChunks(file, (text) => {
+      for (const c of counters) c.push(text);
+    });
+    for (const c of counters) c.end();
   }
   const rows = counters.map((c) => c.result());
   rows.forEach((r, i) => (r.tokenizer = names[i]!));
