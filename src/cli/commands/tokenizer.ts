@@ -21,7 +21,7 @@ import {
 import { loadTiktoken } from '../../tokenizers/tiktoken-node.js';
 import { saveTokenizerJson } from '../../tokenizers/tokenizer-json-node.js';
 import { countFiles, inputSizes, readTextChunks } from '../../tokenizers/training-input-node.js';
-import { intOption, UsageError, type Command } from '../command.js';
+import { intOption, numberOption, UsageError, type Command } from '../command.js';
 import { ProgressBar } from '../progress.js';
 import { tokenizerNamed } from './tokenize.js';
 
@@ -38,7 +38,8 @@ type TrainType = (typeof TYPES)[number];
 
 const TRAIN_USAGE = `attn tokenizer train --type bpe|wordpiece|unigram --vocab-size N --input FILE [--input FILE ...]
                      (--out DIR | --output FILE) [--special TOKEN ...] [--min-frequency N]
-                     [--pattern gpt2|cl100k|o200k] [--cased] [--max-words N] [--quiet] [--json]
+                     [--pattern gpt2|cl100k|o200k] [--cased] [--character-coverage F]
+                     [--max-words N] [--quiet] [--json]
 
 Trains a tokenizer on text files and writes a Hugging Face tokenizer.json that 'attn tokenize
 --tokenizer FILE' and Hugging Face tokenizers load (and give the same ids). Files are read in
@@ -65,6 +66,9 @@ Options:
   --min-frequency N   bpe, wordpiece: stop when the best pair occurs fewer than N times (default 2)
   --pattern NAME      bpe: pre-tokenization regex gpt2, cl100k (default, GPT-4's) or o200k
   --cased             wordpiece: keep case and accents (default: lowercase, strip accents)
+  --character-coverage F
+                      unigram: fraction of the text's characters the vocabulary must hold
+                      (default 0.9995, as spm_train)
   --max-words N       distinct words kept while counting (default 4000000; the rarest are
                       dropped beyond it, which bounds memory)
   --quiet             no progress bar
@@ -122,6 +126,7 @@ function train(argv: string[]): void {
       'min-frequency': { type: 'string' },
       special: { type: 'string', multiple: true },
       cased: { type: 'boolean' },
+      'character-coverage': { type: 'string' },
       'max-words': { type: 'string' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -137,6 +142,9 @@ function train(argv: string[]): void {
   const maxWords = intOption('max-words', values['max-words'], 4_000_000, 1);
   if (type !== 'bpe' && values.pattern !== undefined) throw new UsageError(`--pattern applies to --type bpe, not ${type}`);
   if (type !== 'wordpiece' && values.cased) throw new UsageError(`--cased applies to --type wordpiece, not ${type}`);
+  if (type !== 'unigram' && values['character-coverage'] !== undefined) throw new UsageError(`--character-coverage applies to --type unigram, not ${type}`);
+  const characterCoverage = numberOption('character-coverage', values['character-coverage'], 0.9995);
+  if (!(characterCoverage > 0 && characterCoverage <= 1)) throw new UsageError(`--character-coverage: expected a number in (0, 1], got '${values['character-coverage']}'`);
   if (type === 'unigram' && values['min-frequency'] !== undefined) throw new UsageError('--min-frequency applies to bpe and wordpiece, not unigram');
   const pattern = patternNamed(values.pattern ?? 'cl100k');
   try {
@@ -168,7 +176,7 @@ function train(argv: string[]): void {
     json = wordPieceTokenizerJson(trained);
     size = trained.vocab.length;
   } else {
-    const trained = trainUnigram(counts, { vocabSize, onProgress, ...(specials ? { specialTokens: specials, unkToken: specials.includes('<unk>') ? '<unk>' : specials[0]! } : {}) });
+    const trained = trainUnigram(counts, { vocabSize, characterCoverage, onProgress, ...(specials ? { specialTokens: specials, unkToken: specials.includes('<unk>') ? '<unk>' : specials[0]! } : {}) });
     json = unigramTokenizerJson(trained);
     size = trained.pieces.length;
   }
