@@ -69,3 +69,4 @@ export {
   type NormalizerSpec,
 } from './sentencepiece.js';
 export { TokenizerStatsCounter, plainEncoder, unknownId, segmentRuleFor, type TokenizerStats } from './stats.js';
+export { ChatTemplate, applyChatTemplate, type ChatMessage, type ChatTemplateOptions, type TokenizerConfig } from './chat-template.js';

@@ -1,5 +1,6 @@
 /** Reads a Hugging Face tokenizer.json file from disk (Node-only; the parsing is in tokenizer-json.ts). */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { ChatTemplate, type TokenizerConfig } from './chat-template.js';
 import { basename, dirname, join } from 'node:path';
 import { TokenizerError } from './errors.js';
 import { tokenizerFromJson, type HfTokenizer } from './tokenizer-json.js';
@@ -37,4 +38,22 @@ export function saveTokenizerJson(path: string, json: unknown): void {
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** The chat template of a tokenizer_config.json file (or of the folder holding one). */
+export function loadChatTemplate(path: string): ChatTemplate {
+  let file = path;
+  try {
+    if (statSync(path).isDirectory()) file = join(path, 'tokenizer_config.json');
+  } catch {
+    // reported by the read below
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new TokenizerError('loadChatTemplate', `cannot read '${file}': ${(e as Error).message}`);
+  }
+  if (config === null || typeof config !== 'object') throw new TokenizerError('loadChatTemplate', `'${file}' is not a JSON object`);
+  return new ChatTemplate(config as TokenizerConfig, basename(file));
 }
