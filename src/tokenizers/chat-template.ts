@@ -121,7 +121,7 @@ export class ChatTemplate {
    * apply_chat_template(tokenize=True) does.
    */
   encodeChat(tokenizer: HfTokenizer, messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): number[] {
-    return tokenizer.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
+    return tokenizer.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false, truncate: false, pad: false });
   }
 }
 

@@ -36,7 +36,7 @@ export {
 } from './pre-tokenizers.js';
 export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
 export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
-export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
+export { HfTokenizer, tokenizerFromJson, truncateSequences, type AddedToken, type HfEncodeOptions, type HfTokenizerParts, type Truncation, type Padding, type EncodingWithMask } from './tokenizer-json.js';
 export {
   trainBpe,
   trainBpeReference,

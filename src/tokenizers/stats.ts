@@ -36,7 +36,7 @@ const utf8 = new TextEncoder();
 
 /** The ids of plain text: no post-processor tokens ([CLS]), special-token text encoded as text. */
 export function plainEncoder(tok: Tokenizer): (text: string) => number[] {
-  if (tok instanceof HfTokenizer) return (t) => tok.encode(t, { addSpecialTokens: false });
+  if (tok instanceof HfTokenizer) return (t) => tok.encode(t, { addSpecialTokens: false, truncate: false, pad: false });
   if (tok instanceof SentencePieceTokenizer) return (t) => tok.encode(t);
   return (t) => tok.encode(t, { disallowedSpecial: [] });
 }
