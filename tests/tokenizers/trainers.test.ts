@@ -53,7 +53,7 @@ async function assertSameAsHf(json: Record<string, unknown>, lines: string[]): P
   // A pair of sequences (BERT: [CLS] A [SEP] B [SEP] with type ids 0 / 1).
   const [a, b] = [lines[3]!, lines[4]!];
   const enc = await ref.encode(a, b);
-  assert.deepEqual(ours.encodeWithTypes(a, { pair: b }), { ids: enc.getIds(), typeIds: enc.getTypeIds() });
+  assert.deepEqual(ours.encodeWithTypes(a, { pair: b }), { ids: enc.getIds(), typeIds: enc.getTypeIds(), attentionMask: enc.getAttentionMask() });
 }
 
 describe('WordPiece training', () => {
