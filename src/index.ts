@@ -20,5 +20,6 @@ export * from './analysis/index.js';
 export * from './inference/index.js';
 export * from './tokenizers/index.js';
 export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';
-export { loadTokenizerJson } from './tokenizers/tokenizer-json-node.js';
+export { loadTokenizerJson, saveTokenizerJson, loadChatTemplate } from './tokenizers/tokenizer-json-node.js';
+export { countFiles, readTextChunks, inputSizes, type ReadProgress } from './tokenizers/training-input-node.js';
 export { loadSentencePiece } from './tokenizers/sentencepiece-node.js';
