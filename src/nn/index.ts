@@ -7,3 +7,4 @@ export * from './attention.js';
 export * from './module-list.js';
 export * from './alibi.js';
 export * from './named.js';
+export * from './quantize.js';

@@ -52,3 +52,15 @@ export {
   type TrainerSpec,
   type NormalizerSpec,
 } from './sentencepiece.js';
+export {
+  tokenizerFromGguf,
+  tokenizerJsonFromGguf,
+  sentencePieceProtoFromGguf,
+  ggufTokenizerMetadata,
+  ggufTokenizerModel,
+  GGUF_TOKEN_TYPE,
+  QWEN2_PATTERN,
+  type GgufTokenizer,
+  type GgufTokenizerOptions,
+  type GgufTokenizerValue,
+} from './gguf-vocab.js';
