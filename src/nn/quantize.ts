@@ -8,7 +8,8 @@
  *   int8  per output channel: one float32 scale per weight row (max|row| / 127)
  *   q8_0  ggml's Q8_0: blocks of 32 along the input axis, int8 values, half-precision scales
  *   q4_0  ggml's Q4_0: blocks of 32, 4-bit values in [-8, 7], half-precision scales
- * Bytes per weight: 1 + 4 / in_features, 1.0625 and 0.5625 (q8_0 and q4_0 as in GGUF).
+ * Bytes per weight in memory (scales held as float32): 1 + 4 / in_features, 1.125 and 0.625;
+ * in a GGUF file (half-precision scales) q8_0 and q4_0 take 1.0625 and 0.5625.
  *
  * The error of one weight is at most half a quantization step (scale / 2) for int8 and q8_0;
  * q4_0's asymmetric grid (d = x_amax / -8 maps the largest-magnitude element to exactly -8)
