@@ -286,6 +286,38 @@ export function matvec(
   }
 }
 
+/**
+ * Rows [rowStart, rowEnd) of a weight matrix in any stored format, as float32 rows of K into
+ * out (row r at out + r K): the first step of the prefill path, which then multiplies with the
+ * GEMM kernel. `w` and `scales` point at row 0 of the rows being converted.
+ */
+export function dequantRows(w: usize, scales: usize, out: usize, k: i32, kind: i32, blockSize: i32, rowStart: i32, rowEnd: i32): void {
+  const quant = kind == W_I8 || kind == W_I4;
+  const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
+  const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>(k * elem);
+  for (let r = rowStart; r < rowEnd; r++) {
+    const wr = w + <usize>r * rowBytes;
+    const o = out + (<usize>r * <usize>k << 2);
+    if (quant) {
+      dequantRow(wr, scales + (<usize>(r * (k / blockSize)) << 2), o, k, kind, blockSize);
+      continue;
+    }
+    let j = 0;
+    if (kind == W_F32) {
+      memory.copy(o, wr, <usize>k << 2);
+      continue;
+    }
+    for (; j + 8 <= k; j += 8) {
+      const h = v128.load(wr + (<usize>j << 1));
+      const lo = i32x4.extend_low_i16x8_u(h);
+      const hi = i32x4.extend_high_i16x8_u(h);
+      v128.store(o + (<usize>j << 2), kind == W_BF16 ? bf16ToFloat(lo) : halfToFloat(lo));
+      v128.store(o + (<usize>j << 2), kind == W_BF16 ? bf16ToFloat(hi) : halfToFloat(hi), 16);
+    }
+    for (; j < k; j++) store<f32>(o + (<usize>j << 2), scalarWeight(wr, j, kind));
+  }
+}
+
 /** Sum of n floats (a plain memory read, the bandwidth yardstick for matvec). */
 export function readSum(p: usize, n: i32): f32 {
   let a0 = f32x4.splat(0);

@@ -422,7 +422,9 @@ export function conformanceSuite(backend: Backend): void {
       const prev = getBackend();
       setBackend(backend);
       try {
-        for (const [m, k, n] of [[1, 96, 17], [3, 1000, 127], [8, 64, 1], [2, 40, 300]] as [number, number, number][]) {
+        // m >= 16 takes the prefill path (dequantised chunks of W through the GEMM kernel); the
+        // [16, 64, 16500] weights span two chunks of 4 MB
+        for (const [m, k, n] of [[1, 96, 17], [3, 1000, 127], [8, 64, 1], [2, 40, 300], [17, 96, 40], [33, 1000, 31], [16, 64, 16500]] as [number, number, number][]) {
           const gg = new Generator(m * k + n);
           const x = A.randn([m, k], { generator: gg });
           const w = A.randn([n, k], { generator: gg });
