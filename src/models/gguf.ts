@@ -319,7 +319,7 @@ export function loadGgufModel(file: GgufFile, opts: LoadGgufOptions = {}): Extra
         if (!(m instanceof Linear)) continue;
         const name = `${path}.weight`;
         if (!pretrained.weights.has(name) || pretrained.weights.info(name).typeName === 'F32') continue;
-        m.setParameter('weight', pretrained.weights.get(name));
+        m.setWeight(pretrained.weights.get(name));
       }
     });
   }

@@ -10,8 +10,8 @@ export interface LinearOptions {
 
 /**
  * y = x W^T + b with W [out, in]; initialised U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear.
- * W may be replaced by a stored-format copy (`setParameter('weight', ...)`, as quantizeModel
- * does): ops.linear then runs the backend's fused kernel over it.
+ * W may be replaced by a stored-format copy (`setWeight`, as quantizeModel does): ops.linear
+ * then runs the backend's fused kernel over it.
  */
 export class Linear extends Module {
   readonly bias: Tensor | null;
@@ -27,6 +27,14 @@ export class Linear extends Module {
   /** [out, in]: float32 for training, or a storage format after quantization. */
   get weight(): Tensor {
     return this.parameter('weight');
+  }
+
+  /**
+   * Replaces the weight by a tensor of the same shape: a quantized or half-precision copy for
+   * inference (quantizeModel, GGUF loading), which forward then runs through the fused kernel.
+   */
+  setWeight(t: Tensor): void {
+    this.setParameter('weight', t);
   }
 
   forward(x: Tensor): Tensor {

@@ -32,10 +32,12 @@ export abstract class Module {
 
   /**
    * Replaces the parameter `name` of this module (not a descendant) by a tensor of the same
-   * shape, e.g. a quantized copy for inference (nn/quantize.ts). A float replacement requires
-   * gradients like the original; a storage-format one (float16, int8, int4) cannot train.
+   * shape. Protected: only a module whose forward reads the parameter through `parameter(name)`
+   * (not a field captured at construction) sees the replacement, so each such module exposes
+   * its own setter (`Linear.setWeight`). A float replacement requires gradients like the
+   * original; a storage-format one (float16, int8, int4) cannot train.
    */
-  setParameter(name: string, t: Tensor): void {
+  protected setParameter(name: string, t: Tensor): void {
     const old = this.parameter(name);
     if (!sameShape(old.shape, t.shape)) fail('setParameter', `${name}: expected shape ${formatShape(old.shape)}, got ${formatShape(t.shape)}`);
     if (isFloat(t.dtype) && !t.requiresGrad && t.isLeaf) t.requiresGrad_(true);

@@ -105,7 +105,7 @@ export function quantizeModel(model: Module, opts: QuantizeModelOptions): Quanti
       const q = quantizeWeight(w.detach(), opts.scheme);
       report.bytesBefore += w.size * 4;
       report.bytesAfter += q.storage.nbytes;
-      m.setParameter('weight', q);
+      m.setWeight(q);
       report.quantized.push(path);
     }
   });

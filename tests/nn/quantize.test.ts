@@ -32,7 +32,7 @@ function dequantizedCopy(model: CausalLM, folder: string): CausalLM {
   noGrad(() => {
     for (const [path, m] of copy.namedModules()) {
       const w = weights.get(path);
-      if (m instanceof Linear && w && w.dtype !== 'float32') m.setParameter('weight', w.to('float32'));
+      if (m instanceof Linear && w && w.dtype !== 'float32') m.setWeight(w.to('float32'));
     }
   });
   return copy;
