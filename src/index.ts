@@ -16,7 +16,7 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './formats/index.js';
 export * from './models/index.js';
-export { loadModelFile, readModelConfig, isGgufPath, type LoadedModelFile } from './models/load-file-node.js';
+export { loadModelFile, readModelConfig, type LoadedModelFile } from './models/load-file-node.js';
 export * from './analysis/index.js';
 export * from './tokenizers/index.js';
 export { loadTiktoken, isTiktokenEncodingName, TIKTOKEN_ENCODINGS, type TiktokenEncodingName } from './tokenizers/tiktoken-node.js';

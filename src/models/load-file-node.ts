@@ -18,11 +18,6 @@ export type LoadedModelFile = LoadedModel & {
   gguf: GgufFile | null;
 };
 
-/** Whether a path names an existing .gguf file. */
-export function isGgufPath(path: string): boolean {
-  return /\.gguf$/i.test(path) && existsSync(path) && statSync(path).isFile();
-}
-
 /**
  * Loads a model from a Hugging Face folder or a .gguf file. GGUF Linear weights stay in their
  * stored format unless `keepQuantized: false` (see loadGgufModel).
