@@ -77,12 +77,15 @@ function scale(y: usize, alpha: f32, n: i32): void {
 
 /**
  * Forward for work items [itemStart, itemEnd); item = (b, h, i) for one query row.
- * bias: 0 for none, else pointer with element strides sb, sh, si, sj.
+ * bias: 0 for none, else pointer with element strides sb, sh, si, sj. Keys/values of (b, KV head
+ * hk) start at element b * ksb + hk * ksh (vsb, vsh) with contiguous rows, so a KV cache's
+ * preallocated buffer is read in place (contiguous: ksb = Hkv * Tk * D, ksh = Tk * D).
  */
 export function attnForward(
   q: usize, k: usize, v: usize, out: usize, lse: usize,
   hq: i32, hkv: i32, tq: i32, tk: i32, d: i32, dv: i32, sc: f32, causal: i32, window: i32,
   bias: usize, sb: i32, sh: i32, si: i32, sj: i32,
+  ksb: i32, ksh: i32, vsb: i32, vsh: i32,
   itemStart: i32, itemEnd: i32, work: usize,
 ): void {
   const s = work; // BC scores
@@ -95,8 +98,8 @@ export function attnForward(
     const b = bh / hq;
     const hk = h / group;
     const qi = q + (<usize>(item * d) << 2);
-    const kb = k + (<usize>((b * hkv + hk) * tk * d) << 2);
-    const vb = v + (<usize>((b * hkv + hk) * tk * dv) << 2);
+    const kb = k + (<usize>(b * ksb + hk * ksh) << 2);
+    const vb = v + (<usize>(b * vsb + hk * vsh) << 2);
     const o = out + (<usize>(item * dv) << 2);
     const biasRow = bias + (<usize>(b * sb + h * sh + i * si) << 2);
     memory.fill(o, 0, <usize>dv << 2);

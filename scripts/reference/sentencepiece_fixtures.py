@@ -6,7 +6,8 @@ spm_encode) and records the ids and decoded text of test lines.
     apt-get install -y python3-sentencepiece sentencepiece
     npm run build && /usr/bin/python3 scripts/reference/sentencepiece_fixtures.py
 
-Writes tests/fixtures/sentencepiece/{unigram,unigram-bytes,bpe}.model and expected.json. The text
+Writes tests/fixtures/sentencepiece/<model>.model (unigram, unigram-bytes, bpe, word, char,
+unigram-suffix, word-suffix) and expected.json. The text
 comes from scripts/reference/sentencepiece-text.mjs (prose from npm packages, generated Unicode).
 """
 import json
@@ -29,6 +30,13 @@ MODELS = {
                           normalization_rule_name='identity', remove_extra_whitespaces=False),
     # BPE (merges by piece score) with byte fallback; identity normalization keeps the file small.
     'bpe': dict(model_type='bpe', vocab_size=1000, byte_fallback=True, normalization_rule_name='identity'),
+    # Whole words (unknown words become <unk>) and single characters.
+    # (identity normalization where the nmt_nfkc map is covered already keeps the files small).
+    'word': dict(model_type='word', vocab_size=3000),
+    'char': dict(model_type='char', vocab_size=200, normalization_rule_name='identity'),
+    # The whitespace symbol at the end of pieces instead of the start.
+    'unigram-suffix': dict(model_type='unigram', vocab_size=1000, treat_whitespace_as_suffix=True, normalization_rule_name='identity'),
+    'word-suffix': dict(model_type='word', vocab_size=3000, treat_whitespace_as_suffix=True, normalization_rule_name='identity'),
 }
 
 

@@ -6,10 +6,12 @@ import { AttnError } from '../tensor/index.js';
 import { TokenizerError } from '../tokenizers/index.js';
 import { UsageError, type Command } from './command.js';
 import { calc } from './commands/calc.js';
+import { chat } from './commands/chat.js';
 import { convert } from './commands/convert.js';
 import { data } from './commands/data.js';
 import { demo } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { generateCommand } from './commands/generate.js';
 import { logits } from './commands/logits.js';
 import { ops } from './commands/ops.js';
 import { plot } from './commands/plot.js';
@@ -18,7 +20,7 @@ import { tokenizer } from './commands/tokenizer.js';
 import { train } from './commands/train.js';
 import { trace } from './commands/trace.js';
 
-const COMMANDS: Command[] = [calc, convert, data, demo, evalCommand, logits, ops, plot, tokenize, tokenizer, trace, train];
+const COMMANDS: Command[] = [calc, chat, convert, data, demo, evalCommand, generateCommand, logits, ops, plot, tokenize, tokenizer, trace, train];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

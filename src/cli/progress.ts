@@ -2,6 +2,8 @@
 export class ProgressBar {
   private readonly start = performance.now();
   private lastPlain = 0;
+  /** The count at the first update: a resumed job's rate and ETA count only the work done here. */
+  private base: number | null = null;
   private readonly tty: boolean;
 
   constructor(private readonly total: number, private readonly label = '', private readonly stream: NodeJS.WriteStream = process.stderr) {
@@ -11,7 +13,9 @@ export class ProgressBar {
   update(done: number, info = ''): void {
     const elapsed = (performance.now() - this.start) / 1000;
     const frac = this.total ? done / this.total : 1;
-    const eta = frac > 0 ? elapsed * (1 / frac - 1) : 0;
+    if (this.base === null) this.base = Math.max(0, done - 1);
+    const doneHere = done - this.base;
+    const eta = doneHere > 0 ? (elapsed / doneHere) * (this.total - done) : 0;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);

@@ -22,13 +22,15 @@
  * Transformer and GPT-1; no ln_f, following Xiong et al. 2020, "On Layer Normalization in the
  * Transformer Architecture"). Only learned positions are bounded by n_positions. Such a model
  * round-trips through config.json/safetensors with attn but is not exported as a transformers
- * folder (toHfExport refuses it).
+ * folder (toHfExport refuses it). For generation the forward takes a KV cache per layer; positions
+ * (learned, sinusoidal, RoPE angles, ALiBi distances) then start at the cache's offset.
  */
 import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor } from '../tensor/index.js';
-import { gelu, relu, scaledDotProductAttention, split } from '../ops/index.js';
+import { gelu, relu, split } from '../ops/index.js';
 import {
-  Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, RotaryEmbedding, alibiBias, mergeHeads, named,
-  shareDropoutGenerator, splitHeads, type RopeAngles,
+  Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, RotaryEmbedding, alibiBias, alibiBiasAt, attendFetched, attentionWithCache,
+  cacheOffset, fetchedPositions, keepLast, layerCache, mergeHeads, named, shareDropoutGenerator, splitHeads,
+  type CachedForwardOptions, type KVFetch, type LayerKVCache, type ModelKVCache, type RopeAngles,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
@@ -106,6 +108,8 @@ export interface GPT2AttentionPositions {
   angles?: RopeAngles;
   /** Additive attention bias [1, nh, T, T] ('alibi'). */
   bias?: Tensor;
+  /** With a cache: the ALiBi bias [1, nh, T, L] for the key positions the cache returns ('alibi'). */
+  biasAt?: (queryStart: number, fetch: KVFetch) => Tensor;
 }
 
 const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
@@ -150,8 +154,11 @@ export class GPT2Attention extends Module {
     this.rope = config.position_embedding_type === 'rope' ? new RotaryEmbedding({ dim: d / config.n_head, base: config.rope_theta, layout: 'half' }) : null;
   }
 
-  /** x [B, T, D] -> [B, T, D]; `positions` carries RoPE angles or the ALiBi bias for the variants that use them. */
-  forward(x: Tensor, positions: GPT2AttentionPositions = {}): Tensor {
+  /**
+   * x [B, T, D] -> [B, T, D]; `positions` carries RoPE angles or the ALiBi bias for the variants
+   * that use them; with a cache, the T tokens are stored and attend to all it keeps.
+   */
+  forward(x: Tensor, positions: GPT2AttentionPositions = {}, cache?: LayerKVCache): Tensor {
     const { n_embd: d, n_head: nh } = this.config;
     const [query, key, value] = split(this.cAttn.forward(x), d, -1) as [Tensor, Tensor, Tensor]; // 3 x [B, T, D]
     let q = splitHeads(query, nh); // [B, nh, T, hd]
@@ -162,9 +169,15 @@ export class GPT2Attention extends Module {
       q = this.rope.apply(q, positions.angles);
       k = this.rope.apply(k, positions.angles);
     }
-    const attnOutput = scaledDotProductAttention(q, k, v, {
-      causal: true, ...(positions.bias ? { mask: positions.bias } : {}), dropout: this.attnDropout.rate, generator: this.attnDropout.generator,
-    }); // [B, nh, T, hd], scale 1/sqrt(hd)
+    const attn = { causal: true, dropout: this.attnDropout.rate, generator: this.attnDropout.generator };
+    let attnOutput: Tensor; // [B, nh, T, hd], scale 1/sqrt(hd)
+    if (cache && positions.biasAt) {
+      const queryStart = cache.offset;
+      const fetch = cache.updateAndFetch(k, v); // ALiBi's bias depends on the positions of the keys the cache returns
+      attnOutput = attendFetched(q, fetch, queryStart, { ...attn, mask: positions.biasAt(queryStart, fetch) }, cache);
+    } else {
+      attnOutput = attentionWithCache(q, k, v, cache, { ...attn, ...(positions.bias ? { mask: positions.bias } : {}) });
+    }
     return this.residDropout.forward(this.cProj.forward(mergeHeads(attnOutput))); // [B, T, D]
   }
 }
@@ -207,11 +220,11 @@ export class GPT2Block extends Module {
     this.mlp = this.module('mlp', new GPT2MLP(config, g));
   }
 
-  forward(x: Tensor, positions: GPT2AttentionPositions = {}): Tensor {
+  forward(x: Tensor, positions: GPT2AttentionPositions = {}, cache?: LayerKVCache): Tensor {
     const il = this.layer;
-    if (this.config.norm_position === 'post') return this.forwardPostNorm(x, positions);
+    if (this.config.norm_position === 'post') return this.forwardPostNorm(x, positions, cache);
     const attnNorm = named(this.ln1.forward(x), 'attn_norm', il); // [B, T, D]
-    const attnOut = named(this.attn.forward(attnNorm, positions), 'attn_out', il); // [B, T, D]
+    const attnOut = named(this.attn.forward(attnNorm, positions, cache), 'attn_out', il); // [B, T, D]
     const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
     const ffnNorm = named(this.ln2.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
     const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
@@ -219,9 +232,9 @@ export class GPT2Block extends Module {
   }
 
   /** Post-LN (the original Transformer's order): each sublayer's residual sum is normalised. */
-  private forwardPostNorm(x: Tensor, positions: GPT2AttentionPositions): Tensor {
+  private forwardPostNorm(x: Tensor, positions: GPT2AttentionPositions, cache?: LayerKVCache): Tensor {
     const il = this.layer;
-    const attnOut = named(this.attn.forward(x, positions), 'attn_out', il); // [B, T, D]
+    const attnOut = named(this.attn.forward(x, positions, cache), 'attn_out', il); // [B, T, D]
     const afterAttn = named(this.ln1.forward(add(x, attnOut)), 'ffn_inp', il); // [B, T, D]
     const mlpOut = named(this.mlp.forward(afterAttn), 'ffn_out', il); // [B, T, D]
     return named(this.ln2.forward(add(afterAttn, mlpOut)), 'l_out', il); // [B, T, D]
@@ -248,36 +261,49 @@ export class GPT2Model extends Module {
     this.lnF = config.norm_position === 'pre' ? this.module('ln_f', new LayerNorm(config.n_embd, config.layer_norm_epsilon)) : null;
   }
 
-  /** ids [B, T] int32 -> hidden states [B, T, D] */
-  forward(inputIds: Tensor): Tensor {
+  /** ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions offset..offset+T-1. */
+  forward(inputIds: Tensor, cache?: ModelKVCache | null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
-    let x = named(this.embed(inputIds), 'inp_embd'); // [B, T, D]
+    const start = cacheOffset(cache, 'GPT2Model');
+    let x = named(this.embed(inputIds, start), 'inp_embd'); // [B, T, D]
     x = this.drop.forward(x);
-    const positions = this.attentionPositions(t);
-    for (const block of this.h) x = block.forward(x, positions);
+    const positions = this.attentionPositions(t, start, Boolean(cache));
+    for (const block of this.h) x = block.forward(x, positions, layerCache(cache, block.layer, this.h.length, 'GPT2Model'));
     return this.lnF ? named(this.lnF.forward(x), 'result_norm') : x;
   }
 
-  /** Token embeddings plus, for learned and sinusoidal positions, the position embeddings: [B, T, D]. */
-  embed(inputIds: Tensor): Tensor {
+  /** Token embeddings plus, for learned and sinusoidal positions, the embeddings of positions start..start+T-1: [B, T, D]. */
+  embed(inputIds: Tensor, start = 0): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     const tokens = this.wte.forward(inputIds); // [B, T, D]
     switch (this.config.position_embedding_type) {
       case 'learned': {
-        if (t > this.config.n_positions) fail('GPT2Model', `sequence of ${t} tokens exceeds n_positions ${this.config.n_positions} (learned positions; sinusoidal, rope, alibi and none have no limit)`);
-        const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => i), [t]); // [T]
+        if (start + t > this.config.n_positions) {
+          const what = start === 0 ? `sequence of ${t} tokens exceeds` : `positions ${start}..${start + t - 1} exceed`;
+          fail('GPT2Model', `${what} n_positions ${this.config.n_positions} (learned positions; sinusoidal, rope, alibi and none have no limit)`);
+        }
+        const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => start + i), [t]); // [T]
         return add(tokens, this.wpe!.forward(positions)); // [B, T, D]
       }
-      case 'sinusoidal': return add(tokens, sinusoidalPositions(t, this.config.n_embd)); // [B, T, D]
+      case 'sinusoidal': return add(tokens, sinusoidalPositions(t, this.config.n_embd, start)); // [B, T, D]
       default: return tokens;
     }
   }
 
-  /** RoPE angles or the ALiBi bias for T positions, shared by every block (empty for the other types). */
-  attentionPositions(t: number): GPT2AttentionPositions {
+  /**
+   * RoPE angles or the ALiBi bias for positions start..start+T-1, shared by every block (empty for
+   * the other types). With a cache ALiBi's bias depends on the key positions each layer's cache
+   * returns, so it is computed per layer from them.
+   */
+  attentionPositions(t: number, start = 0, cached = false): GPT2AttentionPositions {
+    const nh = this.config.n_head;
     switch (this.config.position_embedding_type) {
-      case 'rope': return { angles: this.h.at(0).attn.rope!.angles(Array.from({ length: t }, (_, i) => i)) }; // cos, sin [T, hd/2]
-      case 'alibi': return { bias: alibiBias(this.config.n_head, t, t) }; // [1, nh, T, T]
+      case 'rope': return { angles: this.h.at(0).attn.rope!.angles(Array.from({ length: t }, (_, i) => start + i)) }; // cos, sin [T, hd/2]
+      case 'alibi':
+        if (!cached) return { bias: alibiBias(nh, t, t) }; // [1, nh, T, T]
+        return {
+          biasAt: (queryStart, fetch) => alibiBiasAt(nh, Array.from({ length: t }, (_, i) => queryStart + i), fetchedPositions(fetch, queryStart, t, 'GPT2Model')), // [1, nh, T, L]
+        };
       default: return {};
     }
   }
@@ -299,9 +325,9 @@ export class GPT2LMHeadModel extends Module {
     this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] */
-  forward(inputIds: Tensor): Tensor {
-    const hidden = this.transformer.forward(inputIds); // [B, T, D]
+  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given) */
+  forward(inputIds: Tensor, opts: CachedForwardOptions = {}): Tensor {
+    const hidden = keepLast(this.transformer.forward(inputIds, opts.cache), opts.logitsToKeep); // [B, T, D]
     if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
     return named(matmul(hidden, this.transformer.wte.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ wte^T
   }

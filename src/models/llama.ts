@@ -15,8 +15,9 @@
 import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.js';
 import { silu } from '../ops/index.js';
 import {
-  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, named, shareDropoutGenerator,
-  type MultiHeadAttentionOptions, type RopeAngles, type RopeScaling,
+  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
+  shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache, type MultiHeadAttentionOptions, type RopeAngles,
+  type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability, ropeScalingFromConfig } from './config.js';
@@ -122,10 +123,10 @@ export class LlamaDecoderLayer extends Module {
     this.mlp = this.module('mlp', new LlamaMLP(config, g));
   }
 
-  forward(x: Tensor, angles: RopeAngles): Tensor {
+  forward(x: Tensor, angles: RopeAngles, cache?: LayerKVCache): Tensor {
     const il = this.layer;
     const attnNorm = named(this.inputLayernorm.forward(x), 'attn_norm', il); // [B, T, D]
-    const attnOut = named(this.selfAttn.forward(attnNorm, { angles }), 'attn_out', il); // [B, T, D]
+    const attnOut = named(this.selfAttn.forward(attnNorm, { angles, cache }), 'attn_out', il); // [B, T, D]
     const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
     const ffnNorm = named(this.postAttentionLayernorm.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
     const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
@@ -149,12 +150,13 @@ export class LlamaModel extends Module {
     this.norm = this.module('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
   }
 
-  /** ids [B, T] int32 -> hidden states [B, T, D] */
-  forward(inputIds: Tensor): Tensor {
+  /** ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions offset..offset+T-1. */
+  forward(inputIds: Tensor, cache?: ModelKVCache | null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
-    const angles = this.rope.angles(Array.from({ length: t }, (_, i) => i)); // cos, sin [T, hd/2], shared by all layers
+    const start = cacheOffset(cache, 'LlamaModel');
+    const angles = this.rope.angles(Array.from({ length: t }, (_, i) => start + i)); // cos, sin [T, hd/2], shared by all layers
     let x = named(this.embedTokens.forward(inputIds), 'inp_embd'); // [B, T, D]
-    for (const layer of this.layers) x = layer.forward(x, angles);
+    for (const layer of this.layers) x = layer.forward(x, angles, layerCache(cache, layer.layer, this.layers.length, 'LlamaModel'));
     return named(this.norm.forward(x), 'result_norm');
   }
 }
@@ -199,9 +201,9 @@ export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Modul
     };
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] */
-  forward(inputIds: Tensor): Tensor {
-    const hidden = this.model.forward(inputIds); // [B, T, D]
+  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given) */
+  forward(inputIds: Tensor, opts: CachedForwardOptions = {}): Tensor {
+    const hidden = keepLast(this.model.forward(inputIds, opts.cache), opts.logitsToKeep); // [B, T, D]
     if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
     return named(matmul(hidden, this.model.embedTokens.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embed_tokens^T
   }

@@ -19,14 +19,19 @@
  * gelu_new (v1.1, `wo(gelu(wi_0 x) * wi_1 x)`). Padding masks are [B, T], 1 = token, 0 = padding.
  * Dropout (dropout_rate) is applied where transformers applies it, in training mode only: on the
  * embedded ids, on the attention weights, on each sublayer's output before its residual add, inside
- * the feed-forward after the activation, and after final_layer_norm. There is no KV cache here yet.
+ * the feed-forward after the activation, and after final_layer_norm. For generation the decoder
+ * takes a KVCache per layer (self-attention, whose position bias then follows the positions the
+ * cache returns) and a cross-attention cache that keeps the projected encoder keys/values.
  * Named intermediates carry the stack as a prefix: enc_inp_embd, then per block enc_attn_norm,
  * enc_attn_out, enc_ffn_inp, enc_ffn_norm, enc_ffn_out, enc_l_out, then enc_result_norm; the same
  * with dec_ plus dec_cross_norm and dec_cross_out after the self-attention; then result_output.
  */
 import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, rmsNorm, scaledDotProductAttention, silu } from '../ops/index.js';
-import { Dropout, Embedding, Linear, Module, ModuleList, mergeHeads, named, shareDropoutGenerator, splitHeads } from '../nn/index.js';
+import {
+  Dropout, Embedding, Linear, Module, ModuleList, attendFetched, fetchedPositions, layerCache, mergeHeads, named, shareDropoutGenerator,
+  splitHeads, type CrossKVCache, type DecoderKVCache, type KVFetch, type LayerKVCache,
+} from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
 import { keyPaddingMask } from './transformer.js';
@@ -136,9 +141,19 @@ export function relativePositionBucket(relativePosition: number, opts: BucketOpt
 
 /** Bucket ids int32 [Tq, Tk] for query positions 0..Tq-1 and key positions 0..Tk-1 (T5Attention.compute_bias). */
 export function relativePositionBuckets(tq: number, tk: number, opts: BucketOptions): Tensor {
+  return relativePositionBucketsAt(range(0, tq), range(0, tk), opts);
+}
+
+/** Bucket ids int32 [Tq, Tk] for the given query and key positions (a cached decoder step). */
+export function relativePositionBucketsAt(queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>, opts: BucketOptions): Tensor {
+  const [tq, tk] = [queryPositions.length, keyPositions.length];
   const ids = new Int32Array(tq * tk);
-  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) ids[i * tk + j] = relativePositionBucket(j - i, opts);
+  for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) ids[i * tk + j] = relativePositionBucket(keyPositions[j]! - queryPositions[i]!, opts);
   return fromTypedArray(ids, [tq, tk]); // [Tq, Tk]
+}
+
+function range(start: number, n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => start + i);
 }
 
 /** T5LayerNorm: x * rsqrt(mean(x^2) + eps) * weight, no mean subtraction, no bias, in float32. */
@@ -184,8 +199,14 @@ export class T5Attention extends Module {
 
   /** compute_bias: the learned bias per head for every (query, key) pair, [1, nh, Tq, Tk]. */
   positionBias(tq: number, tk: number): Tensor {
+    return this.positionBiasAt(range(0, tq), range(0, tk));
+  }
+
+  /** compute_bias for arbitrary query and key positions (a cached decoder step): [1, nh, Tq, Tk]. */
+  positionBiasAt(queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>): Tensor {
+    const [tq, tk] = [queryPositions.length, keyPositions.length];
     if (!this.relativeAttentionBias) fail('T5Attention', 'positionBias needs the relative_attention_bias of the first block');
-    const buckets = relativePositionBuckets(tq, tk, {
+    const buckets = relativePositionBucketsAt(queryPositions, keyPositions, {
       bidirectional: !this.isDecoder,
       numBuckets: this.config.relative_attention_num_buckets,
       maxDistance: this.config.relative_attention_max_distance,
@@ -196,16 +217,29 @@ export class T5Attention extends Module {
 
   /**
    * x [B, Tq, d], kv [B, Tk, d] -> [B, Tq, d]. `mask` is the additive bias (position bias plus
-   * padding) or a bool mask (true = attend), broadcastable to [B, nh, Tq, Tk].
+   * padding) or a bool mask (true = attend), broadcastable to [B, nh, Tq, Tk]. With a self-attention
+   * `cache` the bias comes from `biasAt` (it depends on the key positions the cache returns); with
+   * a `cross` cache the keys/values of `kv` are projected once and reused.
    */
-  forward(x: Tensor, kv: Tensor, opts: { mask?: Tensor | null; causal?: boolean } = {}): Tensor {
+  forward(x: Tensor, kv: Tensor, opts: {
+    mask?: Tensor | null; causal?: boolean;
+    cache?: LayerKVCache; biasAt?: (queryStart: number, fetch: KVFetch) => Tensor; cross?: CrossKVCache;
+  } = {}): Tensor {
     const nh = this.config.num_heads;
     const q = splitHeads(this.q.forward(x), nh); // [B, nh, Tq, dkv]
-    const k = splitHeads(this.k.forward(kv), nh); // [B, nh, Tk, dkv]
-    const v = splitHeads(this.v.forward(kv), nh); // [B, nh, Tk, dkv]
-    const out = scaledDotProductAttention(q, k, v, {
-      scale: 1, causal: opts.causal ?? false, ...(opts.mask ? { mask: opts.mask } : {}), dropout: this.dropout.rate, generator: this.dropout.generator,
-    }); // [B, nh, Tq, dkv]
+    const attn = { scale: 1, causal: opts.causal ?? false, dropout: this.dropout.rate, generator: this.dropout.generator };
+    let out: Tensor;
+    if (opts.cache) {
+      const queryStart = opts.cache.offset;
+      const fetch = opts.cache.updateAndFetch(splitHeads(this.k.forward(kv), nh), splitHeads(this.v.forward(kv), nh)); // [B, nh, L, dkv]
+      const bias = opts.biasAt?.(queryStart, fetch);
+      out = attendFetched(q, fetch, queryStart, { ...attn, ...(bias ? { mask: bias } : {}) }, opts.cache); // [B, nh, Tq, dkv]
+    } else {
+      const k = opts.cross?.keys ?? splitHeads(this.k.forward(kv), nh); // [B, nh, Tk, dkv]
+      const v = opts.cross?.values ?? splitHeads(this.v.forward(kv), nh); // [B, nh, Tk, dkv]
+      if (opts.cross && !opts.cross.keys) opts.cross.store(k, v);
+      out = scaledDotProductAttention(q, k, v, { ...attn, ...(opts.mask ? { mask: opts.mask } : {}) }); // [B, nh, Tq, dkv]
+    }
     return this.o.forward(mergeHeads(out)); // [B, Tq, nh * dkv] -> [B, Tq, d]
   }
 }
@@ -229,10 +263,10 @@ export class T5LayerSelfAttention extends Module {
     this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
-  forward(x: Tensor, bias: Tensor, causal: boolean): Tensor {
+  forward(x: Tensor, bias: Tensor | null, causal: boolean, cache?: { cache: LayerKVCache; biasAt: (queryStart: number, fetch: KVFetch) => Tensor }): Tensor {
     const { prefix: p, layer: il } = this.site;
     const h = named(this.layerNorm.forward(x), `${p}attn_norm`, il);
-    const out = named(this.selfAttention.forward(h, h, { mask: bias, causal }), `${p}attn_out`, il);
+    const out = named(this.selfAttention.forward(h, h, { mask: bias, causal, ...cache }), `${p}attn_out`, il);
     return add(x, this.dropout.forward(out)); // [B, T, d]
   }
 }
@@ -250,10 +284,10 @@ export class T5LayerCrossAttention extends Module {
     this.dropout = this.module('dropout', new Dropout(config.dropout_rate));
   }
 
-  forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null): Tensor {
+  forward(y: Tensor, memory: Tensor, memoryKeyMask: Tensor | null, cross?: CrossKVCache): Tensor {
     const { prefix: p, layer: il } = this.site;
     const h = named(this.layerNorm.forward(y), `${p}cross_norm`, il);
-    const out = named(this.encDecAttention.forward(h, memory, { mask: memoryKeyMask }), `${p}cross_out`, il);
+    const out = named(this.encDecAttention.forward(h, memory, { mask: memoryKeyMask, ...(cross ? { cross } : {}) }), `${p}cross_out`, il);
     return add(y, this.dropout.forward(out)); // [B, T, d]
   }
 }
@@ -324,11 +358,14 @@ export class T5Block extends Module {
     this.module('layer', new ModuleList<Module>(layers));
   }
 
-  forward(x: Tensor, bias: Tensor, opts: { causal: boolean; memory?: Tensor; memoryKeyMask?: Tensor | null }): Tensor {
-    x = this.selfAttention.forward(x, bias, opts.causal);
+  forward(x: Tensor, bias: Tensor | null, opts: {
+    causal: boolean; memory?: Tensor; memoryKeyMask?: Tensor | null;
+    cache?: { cache: LayerKVCache; biasAt: (queryStart: number, fetch: KVFetch) => Tensor }; cross?: CrossKVCache;
+  }): Tensor {
+    x = this.selfAttention.forward(x, bias, opts.causal, opts.cache);
     if (this.crossAttention) {
       if (!opts.memory) fail('T5Block', 'a decoder block needs the encoder output');
-      x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null);
+      x = this.crossAttention.forward(x, opts.memory, opts.memoryKeyMask ?? null, opts.cross);
     }
     return named(this.ff.forward(x), `${this.ff.site.prefix}l_out`, this.layer); // [B, T, d]
   }
@@ -351,21 +388,36 @@ export class T5Stack extends Module {
 
   /**
    * x [B, T, d] (embedded ids); keyMask [B, T] padding of this stack's own keys; for the decoder,
-   * memory [B, S, d] and memoryMask [B, S]. -> [B, T, d]
+   * memory [B, S, d] and memoryMask [B, S], and optionally its caches (the tokens then sit at
+   * positions offset..offset+T-1). -> [B, T, d]
    */
-  forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor } = {}): Tensor {
+  forward(x: Tensor, opts: { keyMask?: Tensor; memory?: Tensor; memoryMask?: Tensor; cache?: DecoderKVCache } = {}): Tensor {
     const [b, t] = x.shape as [number, number, number];
     const p = this.isDecoder ? 'dec_' : 'enc_';
     x = this.dropout.forward(named(x, `${p}inp_embd`));
-    // the first block's position bias, plus padding, is the additive mask of every block's self-attention
-    let bias = this.block.at(0).selfAttention.selfAttention.positionBias(t, t); // [1, nh, T, T]
-    if (opts.keyMask) {
-      const padding = where(keyPaddingMask(opts.keyMask, b, t), 0, MASKED); // [B, 1, 1, T]
-      bias = add(bias, padding); // [B, nh, T, T]
+    const first = this.block.at(0).selfAttention.selfAttention;
+    let bias: Tensor | null = null;
+    if (opts.cache) {
+      if (opts.keyMask) fail('T5Stack', 'a decoder padding mask cannot be combined with a KV cache');
+    } else {
+      // the first block's position bias, plus padding, is the additive mask of every block's self-attention
+      bias = first.positionBias(t, t); // [1, nh, T, T]
+      if (opts.keyMask) {
+        const padding = where(keyPaddingMask(opts.keyMask, b, t), 0, MASKED); // [B, 1, 1, T]
+        bias = add(bias, padding); // [B, nh, T, T]
+      }
     }
+    // with a cache, the same bias for the positions of the keys the cache returns
+    const biasAt = (queryStart: number, fetch: KVFetch) =>
+      first.positionBiasAt(range(queryStart, t), fetchedPositions(fetch, queryStart, t, 'T5Stack')); // [1, nh, T, L]
     const memoryKeyMask = opts.memory && opts.memoryMask ? keyPaddingMask(opts.memoryMask, b, opts.memory.shape[1]!) : null; // [B, 1, 1, S]
     for (const block of this.block) {
-      x = block.forward(x, bias, { causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask });
+      const cache = layerCache(opts.cache?.self, block.layer, this.block.length, 'T5Stack');
+      const cross = opts.cache?.cross?.[block.layer];
+      x = block.forward(x, bias, {
+        causal: this.isDecoder, ...(opts.memory ? { memory: opts.memory } : {}), memoryKeyMask,
+        ...(cache ? { cache: { cache, biasAt } } : {}), ...(cross ? { cross } : {}),
+      });
     }
     return this.dropout.forward(named(this.finalLayerNorm.forward(x), `${p}result_norm`)); // [B, T, d]
   }
@@ -403,12 +455,13 @@ export class T5ForConditionalGeneration extends Module {
     return this.encoder.forward(this.shared.forward(inputIds), attentionMask ? { keyMask: attentionMask } : {});
   }
 
-  /** decoder ids [B, T], encoder states [B, S, d] -> logits [B, T, V] */
-  decode(decoderInputIds: Tensor, memory: Tensor, opts: T5ForwardOptions = {}): Tensor {
+  /** decoder ids [B, T], encoder states [B, S, d] -> logits [B, T, V]; `cache` for step-by-step decoding */
+  decode(decoderInputIds: Tensor, memory: Tensor, opts: T5ForwardOptions & { cache?: DecoderKVCache } = {}): Tensor {
     const h = this.decoder.forward(this.shared.forward(decoderInputIds), {
       memory,
       ...(opts.attentionMask ? { memoryMask: opts.attentionMask } : {}),
       ...(opts.decoderAttentionMask ? { keyMask: opts.decoderAttentionMask } : {}),
+      ...(opts.cache ? { cache: opts.cache } : {}),
     }); // [B, T, d]
     if (this.lmHead) return named(this.lmHead.forward(h), 'result_output'); // [B, T, V]
     // tied (v1.0): rescale before projecting onto the embedding (Mesh TensorFlow's convention)

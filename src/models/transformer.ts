@@ -21,10 +21,15 @@
  * Named intermediates carry the stack as a prefix: enc_inp_embd, per layer enc_attn_out, enc_ffn_inp,
  * enc_ffn_out, enc_l_out, then enc_result_norm (encoder.norm); dec_inp_embd, per layer dec_attn_out,
  * dec_cross_inp, dec_cross_out, dec_ffn_inp, dec_ffn_out, dec_l_out, then dec_result_norm; result_output.
+ * For generation the decoder takes a DecoderKVCache: self-attention keys/values per layer, and the
+ * projected encoder keys/values per layer, computed at the first step and reused.
  */
 import { add, compare, fail, fromTypedArray, matmul, mul, uniform, zeros, Generator, type Tensor } from '../tensor/index.js';
-import { gelu, linear, relu, scaledDotProductAttention } from '../ops/index.js';
-import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, shareDropoutGenerator, splitHeads } from '../nn/index.js';
+import { gelu, linear, relu } from '../ops/index.js';
+import {
+  Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, layerCache, mergeHeads, named,
+  shareDropoutGenerator, splitHeads, type CrossKVCache, type DecoderKVCache, type LayerKVCache,
+} from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
 import { loadWeights } from './weights.js';
@@ -71,14 +76,15 @@ const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
   gelu: (x) => gelu(x),
 };
 
-/** Sinusoidal positional encoding (sec. 3.5) for positions 0..T-1: [T, d], computed in double precision. */
-export function sinusoidalPositions(t: number, d: number): Tensor {
+/** Sinusoidal positional encoding (sec. 3.5) for positions start..start+T-1: [T, d], computed in double precision. */
+export function sinusoidalPositions(t: number, d: number, start = 0): Tensor {
   const pe = new Float32Array(t * d);
-  for (let pos = 0; pos < t; pos++) {
+  for (let row = 0; row < t; row++) {
+    const pos = start + row;
     for (let i = 0; i < d; i += 2) {
       const angle = pos / Math.pow(10000, i / d);
-      pe[pos * d + i] = Math.sin(angle);
-      if (i + 1 < d) pe[pos * d + i + 1] = Math.cos(angle);
+      pe[row * d + i] = Math.sin(angle);
+      if (i + 1 < d) pe[row * d + i + 1] = Math.cos(angle);
     }
   }
   return fromTypedArray(pe, [t, d]); // [T, d]
@@ -112,14 +118,19 @@ export class PackedMultiheadAttention extends Module {
     this.dropout = this.module('dropout', new Dropout(opts.dropout ?? 0));
   }
 
-  /** query [B, Tq, d], key/value [B, Tk, d]; keyMask bool [B, 1, 1, Tk] -> [B, Tq, d] */
-  forward(query: Tensor, keyValue: Tensor, opts: { keyMask?: Tensor | null; causal?: boolean } = {}): Tensor {
+  /**
+   * query [B, Tq, d], key/value [B, Tk, d]; keyMask bool [B, 1, 1, Tk] -> [B, Tq, d]. With a
+   * self-attention `cache` the new keys/values are stored and attention reads all it keeps; with a
+   * `cross` cache the keys/values of keyValue are projected once and reused.
+   */
+  forward(query: Tensor, keyValue: Tensor, opts: { keyMask?: Tensor | null; causal?: boolean; cache?: LayerKVCache; cross?: CrossKVCache } = {}): Tensor {
     const d = this.dModel;
     const proj = (x: Tensor, i: number) => linear(x, this.inProjWeight.narrow(0, i * d, d), this.inProjBias.narrow(0, i * d, d));
     const q = splitHeads(proj(query, 0), this.numHeads); // [B, nh, Tq, hd]
-    const k = splitHeads(proj(keyValue, 1), this.numHeads); // [B, nh, Tk, hd]
-    const v = splitHeads(proj(keyValue, 2), this.numHeads); // [B, nh, Tk, hd]
-    const attn = scaledDotProductAttention(q, k, v, {
+    const k = opts.cross?.keys ?? splitHeads(proj(keyValue, 1), this.numHeads); // [B, nh, Tk, hd]
+    const v = opts.cross?.values ?? splitHeads(proj(keyValue, 2), this.numHeads); // [B, nh, Tk, hd]
+    if (opts.cross && !opts.cross.keys) opts.cross.store(k, v);
+    const attn = attentionWithCache(q, k, v, opts.cache, {
       causal: opts.causal ?? false, ...(opts.keyMask ? { mask: opts.keyMask } : {}), dropout: this.dropout.rate, generator: this.dropout.generator,
     }); // [B, nh, Tq, hd]
     return this.outProj.forward(mergeHeads(attn)); // [B, Tq, d]
@@ -211,11 +222,11 @@ export class TransformerDecoderLayer extends Module {
   }
 
   /** x [B, T, d], memory [B, S, d]; key masks bool [B, 1, 1, T] / [B, 1, 1, S] -> [B, T, d] */
-  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }): Tensor {
+  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache: { self?: LayerKVCache; cross?: CrossKVCache } = {}): Tensor {
     const il = this.layer;
-    const attnOut = named(this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true }), 'dec_attn_out', il); // [B, T, d]
+    const attnOut = named(this.selfAttn.forward(x, x, { keyMask: masks.tgtKeyMask, causal: true, ...(cache.self ? { cache: cache.self } : {}) }), 'dec_attn_out', il); // [B, T, d]
     x = named(this.norm1.forward(add(x, this.dropout1.forward(attnOut))), 'dec_cross_inp', il);
-    const crossOut = named(this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask }), 'dec_cross_out', il); // [B, T, d]
+    const crossOut = named(this.multiheadAttn.forward(x, memory, { keyMask: masks.memoryKeyMask, ...(cache.cross ? { cross: cache.cross } : {}) }), 'dec_cross_out', il); // [B, T, d]
     x = named(this.norm2.forward(add(x, this.dropout2.forward(crossOut))), 'dec_ffn_inp', il);
     const ffnOut = named(feedForward(this, x), 'dec_ffn_out', il); // [B, T, d]
     return named(this.norm3.forward(add(x, this.dropout3.forward(ffnOut))), 'dec_l_out', il);
@@ -250,8 +261,12 @@ export class TransformerDecoder extends Module {
     this.norm = this.module('norm', new LayerNorm(config.d_model, config.layer_norm_eps));
   }
 
-  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }): Tensor {
-    for (const layer of this.layers) x = layer.forward(x, memory, masks);
+  forward(x: Tensor, memory: Tensor, masks: { tgtKeyMask: Tensor | null; memoryKeyMask: Tensor | null }, cache?: DecoderKVCache): Tensor {
+    for (const layer of this.layers) {
+      const self = layerCache(cache?.self, layer.layer, this.layers.length, 'TransformerDecoder');
+      const cross = cache?.cross?.[layer.layer];
+      x = layer.forward(x, memory, masks, { ...(self ? { self } : {}), ...(cross ? { cross } : {}) });
+    }
     return named(this.norm.forward(x), 'dec_result_norm'); // [B, T, d]
   }
 }
@@ -287,10 +302,10 @@ export class Transformer extends Module {
     this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
-  /** ids [B, T] -> embedding[ids] * sqrt(d_model) + PE [B, T, d] (before dropout) */
-  embed(ids: Tensor): Tensor {
+  /** ids [B, T] at positions start..start+T-1 -> embedding[ids] * sqrt(d_model) + PE [B, T, d] (before dropout) */
+  embed(ids: Tensor, start = 0): Tensor {
     const d = this.config.d_model;
-    return add(mul(this.embedding.forward(ids), Math.sqrt(d)), sinusoidalPositions(ids.shape[1]!, d)); // [B, T, d]
+    return add(mul(this.embedding.forward(ids), Math.sqrt(d)), sinusoidalPositions(ids.shape[1]!, d, start)); // [B, T, d]
   }
 
   /** src ids [B, S] -> memory [B, S, d] */
@@ -301,14 +316,21 @@ export class Transformer extends Module {
   }
 
   /** tgt ids [B, T], memory [B, S, d] -> decoder states [B, T, d] (causal: position t sees targets <= t) */
-  decode(tgtIds: Tensor, memory: Tensor, masks: Seq2SeqMasks = {}): Tensor {
+  decode(tgtIds: Tensor, memory: Tensor, masks: Seq2SeqMasks = {}, cache?: DecoderKVCache): Tensor {
     const [b, t] = tgtIds.shape as [number, number];
     const s = memory.shape[1]!;
-    const x = this.dropout.forward(named(this.embed(tgtIds), 'dec_inp_embd')); // [B, T, d]
+    if (cache && masks.tgtMask) fail('Transformer', 'a target padding mask cannot be combined with a KV cache');
+    // with a cache the targets sit at positions offset..offset+T-1 and attend to the cached ones too
+    const x = this.dropout.forward(named(this.embed(tgtIds, cacheOffset(cache?.self, 'Transformer')), 'dec_inp_embd')); // [B, T, d]
     return this.decoder.forward(x, memory, {
       tgtKeyMask: masks.tgtMask ? keyPaddingMask(masks.tgtMask, b, t) : null,
       memoryKeyMask: masks.srcMask ? keyPaddingMask(masks.srcMask, b, s) : null,
-    });
+    }, cache);
+  }
+
+  /** decoder states [B, T, d] -> logits [B, T, V]: the pre-softmax projection tied to the embedding. */
+  logits(hidden: Tensor): Tensor {
+    return named(matmul(hidden, this.embedding.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embedding^T
   }
 
   /** src ids [B, S], tgt ids [B, T] (int32) -> logits [B, T, V] for the next target token */
@@ -316,7 +338,7 @@ export class Transformer extends Module {
     if (srcIds.ndim !== 2 || tgtIds.ndim !== 2) fail('Transformer', `source and target ids must be [B, S] and [B, T]`);
     const memory = this.encode(srcIds, masks.srcMask); // [B, S, d]
     const hidden = this.decode(tgtIds, memory, masks); // [B, T, d]
-    return named(matmul(hidden, this.embedding.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embedding^T
+    return this.logits(hidden); // [B, T, V]
   }
 
   /** Loads a state dict saved from torch: nn.Transformer's names plus `embedding.weight`. */

@@ -49,3 +49,23 @@ export function alibiBias(numHeads: number, tq: number, tk: number, opts: { slop
   }
   return bias;
 }
+
+/**
+ * The same bias for explicit query and key positions, [1, H, Tq, Tk]: slope * (key - query). A KV
+ * cache that evicted or reordered keys reports their positions, and a decode step's single query
+ * sits at its absolute position.
+ */
+export function alibiBiasAt(numHeads: number, queryPositions: ArrayLike<number>, keyPositions: ArrayLike<number>, opts: { slopes?: ArrayLike<number> } = {}): Tensor {
+  const [tq, tk] = [queryPositions.length, keyPositions.length];
+  if (tq === 0 || tk === 0) fail('alibi', `need query and key positions, got ${tq} and ${tk}`);
+  const slopes = opts.slopes ?? alibiSlopes(numHeads);
+  if (slopes.length !== numHeads) fail('alibi', `${slopes.length} slopes for ${numHeads} heads`);
+  const bias = zeros([1, numHeads, tq, tk]);
+  const data = bias.storage.data as Float32Array;
+  for (let h = 0; h < numHeads; h++) {
+    for (let i = 0; i < tq; i++) {
+      for (let j = 0; j < tk; j++) data[(h * tq + i) * tk + j] = slopes[h]! * (keyPositions[j]! - queryPositions[i]!);
+    }
+  }
+  return bias;
+}

@@ -6,9 +6,9 @@
  * parameter names follow Hugging Face LLaMA (`q_proj`, `k_proj`, `v_proj`, `o_proj`).
  */
 import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.js';
-import { scaledDotProductAttention } from '../ops/index.js';
 import { Dropout } from './dropout.js';
 import { Linear } from './layers.js';
+import { attentionWithCache, type LayerKVCache } from './kv-cache.js';
 import { Module } from './module.js';
 import type { RopeAngles, RotaryEmbedding } from './rope.js';
 
@@ -80,19 +80,23 @@ export class MultiHeadAttention extends Module {
     this.attnDropout = this.module('attn_dropout', new Dropout(opts.attentionDropout ?? 0));
   }
 
-  /** `angles` are the RoPE angles of the T positions (required when the module has rope). */
-  forward(x: Tensor, opts: { angles?: RopeAngles } = {}): Tensor {
+  /**
+   * `angles` are the RoPE angles of the T positions (required when the module has rope); with a
+   * `cache`, the T tokens are stored in it and attend to everything it keeps.
+   */
+  forward(x: Tensor, opts: { angles?: RopeAngles; cache?: LayerKVCache } = {}): Tensor {
     const t = x.shape[1]!;
     let q = splitHeads(this.qProj.forward(x), this.numHeads); // [B, nh, T, hd]
     let k = splitHeads(this.kProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
     const v = splitHeads(this.vProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
     if (this.rope) {
-      const angles = opts.angles ?? this.rope.angles(Array.from({ length: t }, (_, i) => i));
+      const start = opts.cache?.offset ?? 0;
+      const angles = opts.angles ?? this.rope.angles(Array.from({ length: t }, (_, i) => start + i));
       q = this.rope.apply(q, angles);
       k = this.rope.apply(k, angles);
     }
     // GQA/MQA and the masks are handled inside the op (a fused kernel when the backend has one)
-    const attn = scaledDotProductAttention(q, k, v, {
+    const attn = attentionWithCache(q, k, v, opts.cache, {
       causal: this.kind === 'causal', window: this.slidingWindow ?? 0, dropout: this.attnDropout.rate, generator: this.attnDropout.generator,
     }); // [B, nh, T, hd]
     return this.oProj.forward(mergeHeads(attn)); // [B, T, D]

@@ -7,4 +7,5 @@ export * from './attention.js';
 export * from './module-list.js';
 export * from './alibi.js';
 export * from './named.js';
+export * from './kv-cache.js';
 export * from './quantize.js';

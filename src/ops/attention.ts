@@ -112,6 +112,12 @@ function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptio
   return matmul(weights, vv); // [..., Tq, Dv]
 }
 
+/** [B, H, T, D] with each head's T x D block row-major (any batch and head strides). */
+function rowContiguous(t: Tensor): boolean {
+  const [, , rows, d] = t.shape as [number, number, number, number];
+  return (t.strides[3] === 1 || d === 1) && (t.strides[2] === d || rows === 1);
+}
+
 function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
   const kernel = fusedKernel('attention')!;
   const [b, hq, tq, d] = q.shape as [number, number, number, number];
@@ -125,12 +131,17 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions,
     if (!isFloat(m.dtype)) fail('attention', `mask must be bool or float, got ${m.dtype}`);
     bias = expand(m.dtype === 'float32' ? m : m.to('float32'), [b, hq, tq, tk]);
   }
-  const [qc, kc, vc] = [contiguous(q), contiguous(k), contiguous(v)];
+  const qc = contiguous(q);
+  // keys/values whose rows are contiguous are read in place even when their heads are not packed
+  // (the first Tk rows of a preallocated KV cache), saving a copy per decode step
+  const [ks, vs] = [rowContiguous(k) ? k : contiguous(k), rowContiguous(v) ? v : contiguous(v)];
+  const kvStrides = { key: [ks.strides[0]!, ks.strides[1]!] as [number, number], value: [vs.strides[0]!, vs.strides[1]!] as [number, number] };
   const biasView = bias ? bias.view('attention') : null;
-  const r = kernel.forward(qc.view('attention'), kc.view('attention'), vc.view('attention'), biasView, spec);
+  const r = kernel.forward(qc.view('attention'), ks.view('attention'), vs.view('attention'), biasView, { ...spec, kvStrides });
   const out = fromBuffer(r.out, 'float32', [b, hq, tq, dv]);
   const lse = fromBuffer(r.lse, 'float32', [b, hq, tq]);
-  return recordOp(out, 'attention', [qc, kc, vc], (g) => {
+  return recordOp(out, 'attention', [qc, ks, vs], (g) => {
+    const [kc, vc] = [contiguous(ks), contiguous(vs)];
     const gr = kernel.backward(
       qc.view('attention'), kc.view('attention'), vc.view('attention'), biasView, out.view('attention'), lse.view('attention'),
       contiguous(g).view('attention'), spec,

@@ -84,11 +84,17 @@ export interface AttentionSpec {
   causal: boolean;
   /** 0 for none; else keys with |position - j| < window (only the past when causal). */
   window: number;
+  /**
+   * Forward only: element strides [batch, head] of k and v when their rows are contiguous but
+   * their heads are not packed (a view of the first Tk rows of a preallocated KV cache); absent
+   * means k and v are contiguous.
+   */
+  kvStrides?: { key: [number, number]; value: [number, number] };
 }
 
 /**
  * Exact attention without materialising the [tq, tk] scores. q [B, Hq, Tq, D], k [B, Hkv, Tk, D],
- * v [B, Hkv, Tk, Dv] contiguous; bias (optional) is additive and broadcast to [B, Hq, Tq, Tk]
+ * v [B, Hkv, Tk, Dv] contiguous (forward: k and v may have strided heads, see kvStrides); bias (optional) is additive and broadcast to [B, Hq, Tq, Tk]
  * through its strides. forward returns out [B, Hq, Tq, Dv] and the per-row log-sum-exp.
  */
 export interface FusedAttention {

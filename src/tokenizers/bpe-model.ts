@@ -29,7 +29,7 @@ export class BpeModel implements TokenizerModel {
   private readonly toId: Map<string, number>;
   private readonly toToken: string[];
   private readonly merges = new Map<number, Merge>();
-  private readonly unkId: number | undefined;
+  readonly unkId: number | undefined;
   private readonly cache = new Map<string, number[]>();
 
   constructor(private readonly options: BpeModelOptions) {

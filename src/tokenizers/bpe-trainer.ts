@@ -12,8 +12,18 @@
 import { pairKey } from './bpe.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
-import { splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
 import { BytePairEncoding, utf8ByteString } from './tiktoken.js';
+import { WordCounts, type WordCountOptions } from './word-counts.js';
+
+export interface TrainProgress {
+  /** 'count' (reading text), 'merge' (BPE/WordPiece merges), 'seed', 'em', 'prune' (Unigram). */
+  phase: string;
+  done: number;
+  total: number;
+  /** A short note for a progress bar, e.g. the current vocabulary size. */
+  info?: string;
+}
 
 export interface BpeTrainOptions {
   /** Final vocabulary size including the 256 byte tokens (and not counting special tokens). */
@@ -22,6 +32,8 @@ export interface BpeTrainOptions {
   pattern?: string;
   /** Stop early when the most frequent pair occurs fewer times than this (default 2). */
   minFrequency?: number;
+  /** Called as training advances (every 1% of the merges). */
+  onProgress?: (p: TrainProgress) => void;
 }
 
 export interface BpeTrainResult {
@@ -35,17 +47,39 @@ export interface BpeTrainResult {
 /** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`). */
 export const CL100K_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-interface Word {
+/** A distinct pre-token as symbol ids, with how often it occurs. */
+export interface Word {
   symbols: number[];
   count: number;
 }
 
-/** Distinct pre-tokens of the texts as byte-id sequences, with their frequencies. */
-function countWords(texts: Iterable<string>, pattern: string): Word[] {
+/**
+ * A word counter for byte-level BPE with `pattern`: feed it text in chunks (`push`, `end` per
+ * file) or whole documents (`addDocument`), then pass it to `trainBpe` instead of the texts.
+ * Streamed text is cut where the gpt2, cl100k and o200k patterns give the same pre-tokens as on the
+ * whole text; for other patterns check that the 'newline' rule (word-counts.ts) holds.
+ */
+export function bpeWordCounts(pattern: string = CL100K_PATTERN, options: WordCountOptions = {}): WordCounts {
   const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
-  const counts = new Map<string, number>();
-  for (const text of texts) for (const piece of splitWithRegex(text, regex)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
-  return [...counts].map(([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
+  const counts = new WordCounts((text) => splitWithRegex(text, regex), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
+  bpePatterns.set(counts, pattern);
+  return counts;
+}
+/** The pattern each `bpeWordCounts` table was made with, so `trainBpe` can check it. */
+const bpePatterns = new WeakMap<WordCounts, string>();
+
+/** Distinct pre-tokens of the input as byte-id sequences, with their frequencies. */
+function countWords(input: Iterable<string> | WordCounts, pattern: string): Word[] {
+  let counts: WordCounts;
+  if (input instanceof WordCounts) {
+    const made = bpePatterns.get(input);
+    if (made !== undefined && made !== pattern) throw new TokenizerError('trainBpe', `the word counts were made with pattern ${JSON.stringify(made)}, not the pattern option ${JSON.stringify(pattern)}`);
+    counts = input;
+  } else {
+    counts = bpeWordCounts(pattern, { maxWords: Infinity });
+    for (const text of input) counts.addDocument(text);
+  }
+  return Array.from(counts.counts, ([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
 }
 
 function checkOptions(options: BpeTrainOptions): void {
@@ -142,12 +176,23 @@ class PairHeap {
   }
 }
 
-/** The fast trainer: same merges as `trainBpeReference`, updating counts only where the merged pair occurs. */
-export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeTrainResult {
-  checkOptions(options);
-  const pattern = options.pattern ?? CL100K_PATTERN;
-  const minFrequency = options.minFrequency ?? 2;
-  const words = countWords(texts, pattern);
+export interface MergeLoop {
+  /** Stop when the most frequent pair occurs fewer times than this. */
+  minFrequency: number;
+  /** True when the vocabulary is complete. */
+  full(): boolean;
+  /** The id of the token that (left, right) merge into (a new one, or an existing one with the same text). */
+  merge(left: number, right: number): number;
+  /** Called after each merge. */
+  merged?(): void;
+}
+
+/**
+ * The merge loop shared by the BPE and WordPiece trainers: pair counts are updated only for the
+ * words that held the merged pair, and a max-heap with lazy invalidation picks the next pair.
+ * Returns the merges in order. Symbol ids must stay below 2^21 (`pairKey`).
+ */
+export function learnMerges(words: Word[], loop: MergeLoop): [number, number][] {
   const counts = new Map<number, number>();
   /** pair -> words that contained it when it was counted (may hold words that no longer do). */
   const where = new Map<number, Set<number>>();
@@ -168,15 +213,15 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
   const heap = new PairHeap();
   for (const [k, c] of counts) heap.push(c, k);
   const merges: [number, number][] = [];
-  while (256 + merges.length < options.vocabSize && heap.size > 0) {
+  while (!loop.full() && heap.size > 0) {
     const [count, key] = heap.pop();
     const current = counts.get(key) ?? 0;
     // Stale: the count changed after this entry was pushed, and every change pushed a fresh entry.
     if (count !== current) continue;
-    if (count < minFrequency) break;
+    if (count < loop.minFrequency) break;
     const left = Math.floor(key / 0x200000);
     const right = key % 0x200000;
-    const id = 256 + merges.length;
+    const id = loop.merge(left, right);
     merges.push([left, right]);
     const changed = new Set<number>();
     for (const w of where.get(key) ?? []) {
@@ -187,12 +232,39 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
       addPairs(w, 1, changed);
     }
     where.delete(key);
+    counts.delete(key);
     for (const k of changed) {
-      const c = counts.get(k)!;
+      const c = counts.get(k);
+      if (c === undefined) continue;
       if (c === 0) counts.delete(k);
       else heap.push(c, k);
     }
+    loop.merged?.();
   }
+  return merges;
+}
+
+/**
+ * The fast trainer: same merges as `trainBpeReference`, updating counts only where the merged pair
+ * occurs. `input` is the training texts (each pre-tokenized whole) or a `bpeWordCounts` table fed
+ * in chunks (bounded memory, for corpora that do not fit in a string).
+ */
+export function trainBpe(input: Iterable<string> | WordCounts, options: BpeTrainOptions): BpeTrainResult {
+  checkOptions(options);
+  const pattern = options.pattern ?? CL100K_PATTERN;
+  const words = countWords(input, pattern);
+  const total = options.vocabSize - 256;
+  const step = Math.max(1, Math.floor(total / 100));
+  let next = 256;
+  const merges = learnMerges(words, {
+    minFrequency: options.minFrequency ?? 2,
+    full: () => next >= options.vocabSize,
+    merge: () => next++,
+    merged: () => {
+      const done = next - 256;
+      if (options.onProgress && (done % step === 0 || done === total)) options.onProgress({ phase: 'merge', done, total, info: `vocab ${next}` });
+    },
+  });
   return result(merges, pattern);
 }
 

@@ -53,49 +53,60 @@ class MergeHeap {
   private rank: number[] = [];
   private start: number[] = [];
   private end: number[] = [];
+  /** The last popped entry (read right after `pop`, so popping allocates nothing). */
+  topRank = 0;
+  topStart = 0;
+  topEnd = 0;
   get size(): number {
     return this.rank.length;
   }
-  private less(a: number, b: number): boolean {
-    return this.rank[a]! < this.rank[b]! || (this.rank[a] === this.rank[b] && this.start[a]! < this.start[b]!);
-  }
-  private swap(a: number, b: number): void {
-    [this.rank[a], this.rank[b]] = [this.rank[b]!, this.rank[a]!];
-    [this.start[a], this.start[b]] = [this.start[b]!, this.start[a]!];
-    [this.end[a], this.end[b]] = [this.end[b]!, this.end[a]!];
-  }
   push(rank: number, start: number, end: number): void {
+    // Sift the hole up from the end, moving parents down, and write the entry once where it lands.
     let i = this.rank.length;
     this.rank.push(rank);
     this.start.push(start);
     this.end.push(end);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
+      const pr = this.rank[p]!;
+      if (!(rank < pr || (rank === pr && start < this.start[p]!))) break;
+      this.rank[i] = pr;
+      this.start[i] = this.start[p]!;
+      this.end[i] = this.end[p]!;
       i = p;
     }
+    this.rank[i] = rank;
+    this.start[i] = start;
+    this.end[i] = end;
   }
-  /** Removes the minimum; returns [rank, start, end]. */
-  pop(): [number, number, number] {
-    const top: [number, number, number] = [this.rank[0]!, this.start[0]!, this.end[0]!];
-    const last = this.rank.length - 1;
-    this.swap(0, last);
-    this.rank.pop();
-    this.start.pop();
-    this.end.pop();
+  /** Removes the minimum into topRank / topStart / topEnd. */
+  pop(): void {
+    this.topRank = this.rank[0]!;
+    this.topStart = this.start[0]!;
+    this.topEnd = this.end[0]!;
+    const rank = this.rank.pop()!;
+    const start = this.start.pop()!;
+    const end = this.end.pop()!;
+    const n = this.rank.length;
+    if (n === 0) return;
+    // Sift the last entry down from the root.
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
+      let m = l;
       const r = l + 1;
-      let m = i;
-      if (l < last && this.less(l, m)) m = l;
-      if (r < last && this.less(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
+      if (r < n && (this.rank[r]! < this.rank[l]! || (this.rank[r] === this.rank[l] && this.start[r]! < this.start[l]!))) m = r;
+      const mr = this.rank[m]!;
+      if (!(mr < rank || (mr === rank && this.start[m]! < start))) break;
+      this.rank[i] = mr;
+      this.start[i] = this.start[m]!;
+      this.end[i] = this.end[m]!;
       i = m;
     }
-    return top;
+    this.rank[i] = rank;
+    this.start[i] = start;
+    this.end[i] = end;
   }
 }
 
@@ -126,7 +137,9 @@ export function bytePairMerge(piece: string, ranks: Ranks): number[] {
   };
   for (let i = 0; i + 1 < n; i++) pushPair(i);
   while (heap.size > 0) {
-    const [, left, end] = heap.pop();
+    heap.pop();
+    const left = heap.topStart;
+    const end = heap.topEnd;
     if (next[left] === -1) continue; // left part was merged into its neighbour
     const mid = next[left]!;
     if (mid >= n || next[mid] !== end) continue; // the pair changed since this entry was pushed
@@ -177,7 +190,9 @@ export function mergeSymbols(symbols: number[], merges: ReadonlyMap<number, Merg
   };
   for (let i = 0; i + 1 < n; i++) pushPair(i);
   while (heap.size > 0) {
-    const [rank, left] = heap.pop();
+    heap.pop();
+    const rank = heap.topRank;
+    const left = heap.topStart;
     if (next[left] === -1 || next[left]! >= n) continue;
     const right = next[left]!;
     const m = merges.get(pairKey(sym[left]!, sym[right]!));

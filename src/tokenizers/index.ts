@@ -36,8 +36,24 @@ export {
 } from './pre-tokenizers.js';
 export { postProcessorFromJson, type PostProcessor, type Processed } from './post-processors.js';
 export { decoderFromJson, byteLevelDecoder, byteFallbackDecoder, wordPieceCleanup, type Decoder } from './decoders.js';
-export { HfTokenizer, tokenizerFromJson, type AddedToken, type HfEncodeOptions, type HfTokenizerParts } from './tokenizer-json.js';
-export { trainBpe, trainBpeReference, bytePairEncodingFromTraining, trainedTokenizerJson, CL100K_PATTERN, type BpeTrainOptions, type BpeTrainResult } from './bpe-trainer.js';
+export { HfTokenizer, tokenizerFromJson, truncateSequences, type AddedToken, type HfEncodeOptions, type HfTokenizerParts, type Truncation, type Padding, type EncodingWithMask } from './tokenizer-json.js';
+export {
+  trainBpe,
+  trainBpeReference,
+  bpeWordCounts,
+  learnMerges,
+  bytePairEncodingFromTraining,
+  trainedTokenizerJson,
+  CL100K_PATTERN,
+  type BpeTrainOptions,
+  type BpeTrainResult,
+  type TrainProgress,
+  type Word,
+  type MergeLoop,
+} from './bpe-trainer.js';
+export { trainWordPiece, wordPieceWordCounts, wordPieceTokenizerJson, type WordPieceTrainOptions, type WordPieceTrainResult } from './wordpiece-trainer.js';
+export { trainUnigram, unigramWordCounts, unigramTokenizerJson, type UnigramTrainOptions, type UnigramTrainResult } from './unigram-trainer.js';
+export { WordCounts, TextSegmenter, SEGMENT_CHARS, MAX_SEGMENT_CHARS, type WordCountOptions, type SegmentRule } from './word-counts.js';
 export {
   SentencePieceTokenizer,
   PrecompiledCharsmap,
@@ -52,6 +68,8 @@ export {
   type TrainerSpec,
   type NormalizerSpec,
 } from './sentencepiece.js';
+export { TokenizerStatsCounter, plainEncoder, unknownId, segmentRuleFor, type TokenizerStats } from './stats.js';
+export { ChatTemplate, applyChatTemplate, type ChatMessage, type ChatTemplateOptions, type TokenizerConfig } from './chat-template.js';
 export {
   tokenizerFromGguf,
   tokenizerJsonFromGguf,

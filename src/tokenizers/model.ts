@@ -9,6 +9,8 @@ export interface TokenizerModel {
   idToToken(id: number): string | undefined;
   /** One more than the largest id of the model's own vocabulary. */
   readonly vocabSize: number;
+  /** The id text outside the vocabulary becomes, if the model has one. */
+  readonly unkId?: number | undefined;
 }
 
 /** Token -> id and id -> token tables from a tokenizer.json `vocab` object. */

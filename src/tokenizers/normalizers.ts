@@ -45,23 +45,40 @@ export interface BertNormalizerOptions {
   lowercase?: boolean;
 }
 
+/** Printable ASCII and the whitespace BERT keeps as is: text made only of these needs no per-character work. */
+const PLAIN_ASCII = /^[\x20-\x7e]*$/;
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
 /** BERT's normalizer (tokenizers `bert.rs`, Google's `tokenization.py` BasicTokenizer), in its order. */
 export function bertNormalizer(options: BertNormalizerOptions = {}): Normalizer {
   const { cleanText = true, handleChineseChars = true, lowercase: lower = true } = options;
   const strip = options.stripAccents ?? lower;
   return (text) => {
     let out = '';
-    for (const c of text) {
-      const cp = c.codePointAt(0)!;
-      if (cleanText) {
-        if (cp === 0 || cp === 0xfffd || (CONTROL.test(c) && c !== '\t' && c !== '\n' && c !== '\r')) continue;
-        if (WHITE_SPACE.test(c)) {
-          out += ' ';
-          continue;
+    if (PLAIN_ASCII.test(text)) {
+      // Fast path (most of an English corpus): no controls, no whitespace but ' ', no CJK, no marks.
+      out = text;
+    } else {
+      for (const c of text) {
+        const cp = c.codePointAt(0)!;
+        if (cleanText) {
+          if (cp < 0x80) {
+            // \t \n \r and space become spaces; the other controls (NUL, \v and \f included) go.
+            if (cp === 0x09 || cp === 0x0a || cp === 0x0d || cp === 0x20) out += ' ';
+            else if (cp < 0x20 || cp === 0x7f) continue;
+            else out += c;
+            continue;
+          }
+          if (cp === 0xfffd || (CONTROL.test(c) && c !== '\t' && c !== '\n' && c !== '\r')) continue;
+          if (WHITE_SPACE.test(c)) {
+            out += ' ';
+            continue;
+          }
         }
+        out += handleChineseChars && isCjkIdeograph(cp) ? ` ${c} ` : c;
       }
-      out += handleChineseChars && isCjkIdeograph(cp) ? ` ${c} ` : c;
     }
+    if (ASCII_ONLY.test(out)) return lower ? out.toLowerCase() : out; // NFD and case mapping are trivial on ASCII
     // Unlike the StripAccents normalizer, BERT drops only nonspacing marks (Mn).
     if (strip) out = out.normalize('NFD').replace(NONSPACING_MARK, '');
     return lower ? lowercase(out) : out;

@@ -223,9 +223,38 @@ export function metaspacePreTokenizer(options: MetaspaceOptions = {}): PreTokeni
     });
 }
 
-/** BERT's pre-tokenizer: split on whitespace (dropped), then isolate every punctuation character. */
-export const bertPreTokenizer: PreTokenizer = (pieces) =>
-  splitAll(isBertPunctuation, 'Isolated')(splitAll(isWhitespace, 'Removed')(pieces));
+/**
+ * BERT's pre-tokenizer: split on whitespace (dropped), then isolate every punctuation character;
+ * one pass per piece (the same pieces as the two `splitPieces` steps, which the tests check).
+ */
+export const bertPreTokenizer: PreTokenizer = (pieces) => {
+  const out: Piece[] = [];
+  for (const p of pieces) {
+    const t = p.text;
+    let start = 0;
+    let i = 0;
+    const flush = (end: number): void => {
+      if (end > start) out.push({ text: t.slice(start, end), atStart: p.atStart && start === 0 });
+    };
+    while (i < t.length) {
+      const cp = t.codePointAt(i)!;
+      const n = cp > 0xffff ? 2 : 1;
+      const ascii = cp < 0x80;
+      const ws = ascii ? cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) : isWhitespace(String.fromCodePoint(cp));
+      if (ws) {
+        flush(i);
+        start = i + n;
+      } else if (ascii ? (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126) : isBertPunctuation(String.fromCodePoint(cp))) {
+        flush(i);
+        out.push({ text: t.slice(i, i + n), atStart: p.atStart && i === 0 });
+        start = i + n;
+      }
+      i += n;
+    }
+    flush(t.length);
+  }
+  return out;
+};
 
 /** Builds a pre-tokenizer from its tokenizer.json description. */
 export function preTokenizerFromJson(json: Record<string, unknown> | null | undefined): PreTokenizer | null {

@@ -5,10 +5,11 @@
  *
  *   text -> normalizer (`normalizer.cc`: the model's precompiled character map, a longest-prefix
  *   match in a Darts double-array trie; whitespace trimmed and collapsed; `▁` for spaces and one
- *   prepended) -> model over the whole normalized string (Unigram: Viterbi over piece scores,
- *   `EncodeOptimized` in `unigram_model.cc`; BPE: merge the adjacent pair whose merged piece scores
- *   highest, `bpe_model.cc`) -> unknown runs fused into one `<unk>`, or with byte fallback spelled as
- *   `<0xXX>` pieces.
+ *   prepended, or appended with treat_whitespace_as_suffix) -> model over the whole normalized
+ *   string (Unigram: Viterbi over piece scores, `EncodeOptimized` in `unigram_model.cc`; BPE: merge
+ *   the adjacent pair whose merged piece scores highest, `bpe_model.cc`; WORD: whole words split
+ *   before each `▁`; CHAR: one piece per character) -> unknown runs fused into one `<unk>`, or with
+ *   byte fallback spelled as `<0xXX>` pieces.
  *
  * Scores are float32 in the file and the Unigram best-path scores are stored as float32 in the C++
  * code (piece candidates are double sums, unknown ones float sums); the Viterbi here rounds the
@@ -394,10 +395,9 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.name = name;
     this.proto = proto;
     const { pieces, trainerSpec: t, normalizerSpec: n } = proto;
-    if (t.modelType !== 1 && t.modelType !== 2) {
-      throw new TokenizerError('sentencepiece', `${name}: model_type ${MODEL_TYPES[t.modelType] ?? t.modelType} is not supported (supported: UNIGRAM, BPE)`);
+    if (!(t.modelType >= 1 && t.modelType <= 4)) {
+      throw new TokenizerError('sentencepiece', `${name}: model_type ${MODEL_TYPES[t.modelType] ?? t.modelType} is not supported (supported: UNIGRAM, BPE, WORD, CHAR)`);
     }
-    if (t.treatWhitespaceAsSuffix) throw new TokenizerError('sentencepiece', `${name}: treat_whitespace_as_suffix is not supported`);
     this.vocabSize = pieces.length;
     this.scores = Float32Array.from(pieces, (p) => p.score);
     this.types = Uint8Array.from(pieces, (p) => p.type);
@@ -443,8 +443,8 @@ export class SentencePieceTokenizer implements Tokenizer {
       .sort((a, b) => b.length - a.length);
   }
 
-  get modelType(): 'UNIGRAM' | 'BPE' {
-    return this.proto.trainerSpec.modelType === 2 ? 'BPE' : 'UNIGRAM';
+  get modelType(): 'UNIGRAM' | 'BPE' | 'WORD' | 'CHAR' {
+    return MODEL_TYPES[this.proto.trainerSpec.modelType] as 'UNIGRAM' | 'BPE' | 'WORD' | 'CHAR';
   }
 
   /** The longest user-defined piece at bytes[at..], in bytes; 0 if none. */
@@ -481,7 +481,9 @@ export class SentencePieceTokenizer implements Tokenizer {
     }
     if (at >= input.length) return '';
     const space = escapeWhitespaces ? SPACE_SYMBOL : ' ';
-    let result = addDummyPrefix ? space : '';
+    // treat_whitespace_as_suffix moves the dummy `▁` from the front to the end.
+    const suffix = this.proto.trainerSpec.treatWhitespaceAsSuffix;
+    let result = addDummyPrefix && !suffix ? space : '';
     let previousSpace = removeExtraWhitespaces;
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     while (at < input.length) {
@@ -501,12 +503,57 @@ export class SentencePieceTokenizer implements Tokenizer {
       if (!removeExtraWhitespaces) previousSpace = false;
     }
     if (removeExtraWhitespaces) while (result.endsWith(space)) result = result.slice(0, -space.length);
+    if (addDummyPrefix && suffix) result += space;
     return result;
   }
 
   /** The model's [piece text, id] segmentation of normalized text; unknown characters carry unkId. */
   segment(normalized: string): [string, number][] {
-    return this.proto.trainerSpec.modelType === 2 ? this.bpe(normalized) : this.viterbi(normalized);
+    switch (this.proto.trainerSpec.modelType) {
+      case 2:
+        return this.bpe(normalized);
+      case 3:
+        return this.words(normalized);
+      case 4:
+        return this.characters(normalized);
+      default:
+        return this.viterbi(normalized);
+    }
+  }
+
+  /**
+   * `word::Model::Encode`: `SplitIntoWords` (a word starts at the text's start and at each `▁`),
+   * each word looked up whole. sentencepiece 0.1.97 splits this way even with
+   * treat_whitespace_as_suffix (its word model does not pass the flag on), so then the final `▁`
+   * that normalization appends is a word of its own.
+   */
+  private words(normalized: string): [string, number][] {
+    const out: [string, number][] = [];
+    let word = '';
+    for (const c of normalized) {
+      if (c === SPACE_SYMBOL && word !== '') {
+        out.push([word, this.pieceToId(word)]);
+        word = '';
+      }
+      word += c;
+    }
+    if (word !== '') out.push([word, this.pieceToId(word)]);
+    return out;
+  }
+
+  /** `character::Model::Encode`: user-defined pieces whole, otherwise one piece per character. */
+  private characters(normalized: string): [string, number][] {
+    const out: [string, number][] = [];
+    const bytes = utf8.encode(normalized);
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    for (let at = 0; at < bytes.length; ) {
+      const user = this.userDefinedAt(bytes, at);
+      const n = user > 0 ? user : Math.min(utf8Length(bytes[at]!), bytes.length - at);
+      const piece = decoder.decode(bytes.subarray(at, at + n));
+      out.push([piece, this.pieceToId(piece)]);
+      at += n;
+    }
+    return out;
   }
 
   /** `unigram::Model::EncodeOptimized`: best path by float32 score sums; unknowns cost min score - 10. */

@@ -24,7 +24,7 @@ export class UnigramModel implements TokenizerModel {
   private readonly pieces = new Map<string, number>();
   private readonly scores: number[];
   private readonly tokens: string[];
-  private readonly unkId: number | undefined;
+  readonly unkId: number | undefined;
   private readonly unkScore: number;
   /** The longest piece, in code points: no match can be longer. */
   private readonly maxPieceChars: number;

@@ -18,7 +18,7 @@ export class WordPieceModel implements TokenizerModel {
   readonly vocabSize: number;
   private readonly toId: Map<string, number>;
   private readonly toToken: string[];
-  private readonly unkId: number;
+  readonly unkId: number;
   private readonly prefix: string;
   private readonly maxChars: number;
 

@@ -3,7 +3,8 @@
  * - models-llama -> .gguf (f32) -> `attn logits` gives the torch reference logits (1e-4); q8_0 and
  *   q4_0 files give the logits of the dequantized reference (scripts/reference/gguf_files.py);
  * - a folder with a trained byte-level BPE tokenizer.json -> .gguf carries the vocabulary, and
- *   .gguf -> folder writes a tokenizer.json giving the same ids;
+ *   .gguf -> folder writes a tokenizer.json giving the same ids; `attn generate` runs the .gguf
+ *   (weights kept q4_0, the file's tokenizer) as the library does;
  * - the options that cannot work are refused.
  */
 import { describe, it, before, after } from 'node:test';
@@ -14,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
-  CL100K_PATTERN, GgufFile, createModel, fromTypedArray, loadGgufModel, loadPretrained, loadTokenizerJson, readGguf, readHfFolder, serializeGguf,
+  CL100K_PATTERN, GgufFile, LlamaForCausalLM, configFromGguf, createModel, fromTypedArray, generateAll, generativeModel, loadGgufModel, loadPretrained, loadTokenizerJson, readGguf, readHfFolder, serializeGguf,
   toGgufExport, toHfExport, tokenizerFromGguf, trainBpe, trainedTokenizerJson, writeHfFolder,
 } from '../../src/index.js';
 import { FIXTURES, loadFixture, maxAbsDiff } from '../helpers.js';
@@ -103,6 +104,23 @@ describe('attn convert <-> .gguf', () => {
       assert.deepEqual(written.encode(t), expected);
       assert.deepEqual(fromGguf.encode(t, { addSpecialTokens: false } as never), expected);
     }
+  });
+
+  it('attn generate --model FILE.gguf (q4_0) gives the library\'s tokens from the same file, tokenizer included', async () => {
+    const folder = join(work, 'with-tokenizer');
+    const file = join(work, 'gen-q4_0.gguf');
+    assert.equal(attn('convert', '--model', folder, '--out', file, '--dtype', 'q4_0').code, 0);
+    const r = attn('generate', '--model', file, '--prompt', 'The Congress', '--max-tokens', '10', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ids: number[]; text: string };
+    const gguf = readGguf(file);
+    const loaded = loadGgufModel(gguf);
+    assert.equal((loaded.model as LlamaForCausalLM).model.layers.at(0).mlp.upProj.weight.dtype, 'int4', 'Linear weights stay q4_0');
+    const { tokenizer } = tokenizerFromGguf(gguf.plainMetadata());
+    const want = await generateAll(generativeModel(loaded, { config: configFromGguf(gguf) }), tokenizer, 'The Congress', { maxTokens: 10 });
+    assert.deepEqual(out.ids, want.ids);
+    assert.equal(out.text, want.text);
+    assert.equal(out.ids.length, 10);
   });
 
   it('--model FILE.gguf works for trace and eval-style loading; bad options are refused', () => {

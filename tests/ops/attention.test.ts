@@ -66,6 +66,27 @@ describe('fused attention vs the composed oracle', () => {
     });
   }
 
+  it('keys/values read in place from a larger buffer (strided heads, as a KV cache prefix) match the composed oracle, forward and backward', () => {
+    const g = new Generator(99);
+    // a cache buffer [B, Hkv, capacity 40, D]; attention reads its first 29 rows (a view, not a copy)
+    const kBuf = A.randn([2, 2, 40, 8], { generator: g });
+    const vBuf = A.randn([2, 2, 40, 6], { generator: g });
+    const q = A.randn([2, 4, 3, 8], { generator: g }).requiresGrad_();
+    const k = kBuf.narrow(2, 0, 29);
+    const v = vBuf.narrow(2, 0, 29);
+    assert.equal(k.isContiguous, false);
+    const up = A.randn([2, 4, 3, 6], { generator: g });
+    const f = () => {
+      q.zeroGrad();
+      const out = A.scaledDotProductAttention(q, k, v, { causal: true, window: 20 });
+      backward(out, up);
+      return [out, q.grad!].map((t: Tensor) => [...t.toTypedArray()]);
+    };
+    const fused = f();
+    const composed = withoutFused(f);
+    ['output', 'dq'].forEach((what, i) => assertClose(fused[i]!, composed[i]!, { atol: 2e-5, rtol: 1e-4 }, `strided K/V: ${what}`));
+  });
+
   it('a fully masked query row gives NaN on both paths (as PyTorch softmax)', () => {
     const q = A.ones([1, 1, 2, 4]);
     const mask = A.tensor([[false, false], [true, true]]).reshape(1, 1, 2, 2);

@@ -106,3 +106,17 @@ export function generatedUnicode(bytes: number, seed = 1): string[] {
   }
   return docs;
 }
+
+/**
+ * The text the Unigram trainer is compared with spm_train on (scripts/reference/unigram_quality.py):
+ * about 1.4 MB of prose as lines of at most ~2,000 characters (spm_train skips longer sentences),
+ * every 10th line held out for measuring encoded length.
+ */
+export function unigramQualityText(): { train: string[]; heldOut: string[] } {
+  const lines = englishProse(1_500_000)
+    .flatMap((d) => d.split('\n'))
+    .flatMap((l) => l.match(/.{1,2000}(?:\s|$)|.{1,2000}/gs) ?? [])
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return { train: lines.filter((_, i) => i % 10 !== 0), heldOut: lines.filter((_, i) => i % 10 === 0) };
+}

@@ -7,6 +7,13 @@ function put(rt: WasmRuntime, v: View): number {
   return rt.stageF32(v.data, v.offset, sizeOf(v.shape));
 }
 
+/** Stages k or v [B, H, Tk, D] whose heads sit at element strides [sb, sh] (rows contiguous): the whole span. */
+function putStrided(rt: WasmRuntime, v: View, strides: [number, number]): number {
+  const [b, h, tk, d] = v.shape as [number, number, number, number];
+  const span = (b - 1) * strides[0] + (h - 1) * strides[1] + tk * d;
+  return rt.stageF32(v.data, v.offset, span);
+}
+
 /** Copies the storage span of a (broadcast) bias view; returns pointer and element strides. */
 function putBias(rt: WasmRuntime, bias: View | null): number[] {
   if (!bias) return [0, 0, 0, 0, 0];
@@ -34,13 +41,15 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAl
     forward(q, k, v, bias, s: AttentionSpec) {
       try {
         const rows = s.batch * s.headsQ * s.tq;
-        const [qp, kp, vp] = [put(rt, q), put(rt, k), put(rt, v)];
+        const ks = s.kvStrides?.key ?? [s.headsKV * s.tk * s.headDim, s.tk * s.headDim];
+        const vs = s.kvStrides?.value ?? [s.headsKV * s.tk * s.valueDim, s.tk * s.valueDim];
+        const [qp, kp, vp] = [put(rt, q), putStrided(rt, k, ks), putStrided(rt, v, vs)];
         const op = rt.alloc(rows * s.valueDim * 4);
         const lp = rt.alloc(rows * 4);
         const bargs = putBias(rt, bias);
         pool.run(JOB_ATTN_FWD, [
           qp, kp, vp, op, lp, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim, f32Bits(s.scale),
-          s.causal ? 1 : 0, s.window, ...bargs, rows,
+          s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], rows,
         ]);
         return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows) };
       } finally {

@@ -6,7 +6,7 @@ import { loadSentencePiece } from '../../tokenizers/sentencepiece-node.js';
 import { HfTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from '../../tokenizers/index.js';
 import { UsageError, type Command } from '../command.js';
 
-function tokenizerNamed(name: string | undefined): Tokenizer {
+export function tokenizerNamed(name: string | undefined): Tokenizer {
   if (name === undefined) throw new UsageError(`--tokenizer is required (one of ${TIKTOKEN_ENCODINGS.join(', ')}, a tokenizer.json file or a SentencePiece .model file)`);
   if (isTiktokenEncodingName(name)) return loadTiktoken(name);
   if (name.endsWith('.json')) return loadTokenizerJson(name);

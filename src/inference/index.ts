@@ -1,0 +1,9 @@
+/** Inference: KV caches, sampling, sessions, generation, beam search. */
+export * from './kv-cache/index.js';
+export * from './sampling/index.js';
+export * from './generative-model.js';
+export * from './session.js';
+export * from './detokenizer.js';
+export * from './generate.js';
+export * from './beam-search.js';
+export * from './kv-quality.js';
