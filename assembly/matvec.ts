@@ -1,13 +1,17 @@
 // Matrix-vector products for decoding: y[m, n] = sum_k x[m, k] * W[n, k] for a few rows m
-// (M = 1..8 tokens), with W stored as f32, f16, bf16, or int8 with one f32 scale per block of
-// `blockSize` consecutive elements of a row (q8_0-like). Each weight row is read once from
-// memory and dequantised in registers; the loop is bound by memory bandwidth, which is the
-// point: decode speed is weight bytes / bandwidth.
+// (M = 1..8 tokens), with W stored as f32, f16, bf16, int8 or int4 with one f32 scale per block
+// of `blockSize` consecutive elements of a row (ggml's q8_0 / q4_0). Each weight row is read
+// once from memory and dequantised in registers; the loop is bound by memory bandwidth, which
+// is the point: decode speed is weight bytes / bandwidth.
+//
+// int4 rows hold k / 2 bytes in ggml's Q4_0 order: byte j of a block holds element j (low
+// nibble) and element j + blockSize / 2 (high nibble), each as q + 8.
 
 export const W_F32: i32 = 0;
 export const W_F16: i32 = 1;
 export const W_BF16: i32 = 2;
 export const W_I8: i32 = 3;
+export const W_I4: i32 = 4;
 
 // @ts-ignore: decorator
 @inline function madd(a: v128, b: v128, c: v128): v128 {
@@ -119,6 +123,45 @@ function dotHalf(w: usize, x: usize, k0: i32, k1: i32, bf16: bool): v128 {
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
+// Sixteen int8 lanes (each in [-8, 7] or [-127, 127]) times x[0..16), as four f32x4 products
+// added to a.
+// @ts-ignore: decorator
+@inline function madd16(q: v128, x: usize, a: v128): v128 {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  let r = madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(x), a);
+  r = madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(x, 16), r);
+  r = madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(x, 32), r);
+  return madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(x, 48), r);
+}
+
+// Dot product of one int4 block (blockSize a multiple of 32, `wb` its first byte) with x at the
+// block's first element, unscaled. 16 bytes give elements c..c+15 (low nibbles) and
+// half+c..half+c+15 (high nibbles).
+// @ts-ignore: decorator
+@inline function dotI4Block(wb: usize, xb: usize, blockSize: i32): v128 {
+  const half = blockSize >> 1;
+  const mask = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  for (let c = 0; c < half; c += 16) {
+    const b = v128.load(wb + <usize>c);
+    const lo = i8x16.sub(v128.and(b, mask), eight);
+    const hi = i8x16.sub(i8x16.shr_u(b, 4), eight);
+    a0 = madd16(lo, xb + (<usize>c << 2), a0);
+    a1 = madd16(hi, xb + (<usize>(half + c) << 2), a1);
+  }
+  return f32x4.add(a0, a1);
+}
+
+// The signed value of element j of an int4 block starting at byte wb (any even blockSize).
+// @ts-ignore: decorator
+@inline function int4At(wb: usize, j: i32, blockSize: i32): f32 {
+  const half = blockSize >> 1;
+  const byte = <i32>load<u8>(wb + <usize>(j < half ? j : j - half));
+  return <f32>((j < half ? byte & 15 : byte >> 4) - 8);
+}
+
 // @ts-ignore: decorator
 @inline function dotRange(w: usize, x: usize, k0: i32, k1: i32, kind: i32): v128 {
   if (kind == W_F32) return dotF32(w, x, k0, k1);
@@ -132,39 +175,146 @@ function scalarTail(w: usize, x: usize, k0: i32, k1: i32, kind: i32): f32 {
   return s;
 }
 
+// One block-quantised row (int8 or int4) dotted with x, the scale applied per block.
+function dotQuantRow(wr: usize, sr: usize, xr: usize, k: i32, kind: i32, blockSize: i32): f32 {
+  let acc = f32x4.splat(0);
+  let total: f32 = 0;
+  const nb = k / blockSize;
+  if (kind == W_I4) {
+    const fast = (blockSize & 31) == 0;
+    for (let b = 0; b < nb; b++) {
+      const sc = load<f32>(sr + (<usize>b << 2));
+      const wb = wr + <usize>(b * (blockSize >> 1));
+      const xb = xr + (<usize>(b * blockSize) << 2);
+      if (fast) acc = madd(dotI4Block(wb, xb, blockSize), f32x4.splat(sc), acc);
+      else {
+        let s: f32 = 0;
+        for (let j = 0; j < blockSize; j++) s += int4At(wb, j, blockSize) * load<f32>(xb + (<usize>j << 2));
+        total += sc * s;
+      }
+    }
+    return total + hsum(acc);
+  }
+  for (let b0 = 0; b0 < k; b0 += blockSize) {
+    const bEnd = b0 + blockSize;
+    const vEnd = b0 + ((bEnd - b0) & ~15);
+    const sc = load<f32>(sr + (<usize>(b0 / blockSize) << 2));
+    acc = madd(dotI8(wr, xr, b0, vEnd), f32x4.splat(sc), acc);
+    if (vEnd < bEnd) total += sc * scalarTail(wr, xr, vEnd, bEnd, kind);
+  }
+  return total + hsum(acc);
+}
+
+// Row r of a block-quantised W, dequantised (scales applied) into out[0..k).
+function dequantRow(wr: usize, sr: usize, out: usize, k: i32, kind: i32, blockSize: i32): void {
+  const nb = k / blockSize;
+  for (let b = 0; b < nb; b++) {
+    const sc = load<f32>(sr + (<usize>b << 2));
+    const o = out + (<usize>(b * blockSize) << 2);
+    if (kind == W_I4) {
+      const wb = wr + <usize>(b * (blockSize >> 1));
+      if ((blockSize & 31) == 0) {
+        const half = blockSize >> 1;
+        const s4 = f32x4.splat(sc);
+        const mask = i8x16.splat(0x0f);
+        const eight = i8x16.splat(8);
+        for (let c = 0; c < half; c += 16) {
+          const bytes = v128.load(wb + <usize>c);
+          storeScaled16(i8x16.sub(v128.and(bytes, mask), eight), s4, o + (<usize>c << 2));
+          storeScaled16(i8x16.sub(i8x16.shr_u(bytes, 4), eight), s4, o + (<usize>(half + c) << 2));
+        }
+      } else {
+        for (let j = 0; j < blockSize; j++) store<f32>(o + (<usize>j << 2), sc * int4At(wb, j, blockSize));
+      }
+    } else {
+      const wb = wr + <usize>(b * blockSize);
+      let j = 0;
+      const s4 = f32x4.splat(sc);
+      for (; j + 16 <= blockSize; j += 16) storeScaled16(v128.load(wb + <usize>j), s4, o + (<usize>j << 2));
+      for (; j < blockSize; j++) store<f32>(o + (<usize>j << 2), sc * <f32>load<i8>(wb + <usize>j));
+    }
+  }
+}
+
+// Sixteen int8 lanes times a scale, stored as f32 at out.
+// @ts-ignore: decorator
+@inline function storeScaled16(q: v128, s4: v128, out: usize): void {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), s4));
+  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), s4), 16);
+  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), s4), 32);
+  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), s4), 48);
+}
+
 /**
  * Rows [rowStart, rowEnd) of y[M, N] = x[M, K] @ W^T. W rows are K elements of `kind`;
- * scales (int8 only): one f32 per `blockSize` elements in row-major order.
+ * scales (int8, int4): one f32 per `blockSize` elements in row-major order. `tmp` (at least
+ * K floats, or 0 for none): with several x rows a quantised weight row is dequantised there
+ * once and dotted as f32 with each x row, instead of being dequantised once per x row.
  */
 export function matvec(
   x: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32,
   rowStart: i32, rowEnd: i32, tmp: usize,
 ): void {
+  const quant = kind == W_I8 || kind == W_I4;
   const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
-  const rowBytes = <usize>(k * elem);
+  const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>(k * elem);
+  const vEnd = k & ~15;
   for (let r = rowStart; r < rowEnd; r++) {
     const wr = w + <usize>r * rowBytes;
+    const sr = quant ? scales + (<usize>(r * (k / blockSize)) << 2) : 0;
+    if (quant && m > 1 && tmp != 0) {
+      dequantRow(wr, sr, tmp, k, kind, blockSize);
+      for (let mi = 0; mi < m; mi++) {
+        const xr = x + (<usize>(mi * k) << 2);
+        const total = hsum(dotF32(tmp, xr, 0, vEnd)) + scalarTail(tmp, xr, vEnd, k, W_F32);
+        store<f32>(y + (<usize>(mi * n + r) << 2), total);
+      }
+      continue;
+    }
     for (let mi = 0; mi < m; mi++) {
       const xr = x + (<usize>(mi * k) << 2);
       let total: f32 = 0;
-      if (kind == W_I8) {
-        // one f32 scale per block: scale the block's partial sums in registers
-        const sr = scales + (<usize>(r * (k / blockSize)) << 2);
-        let acc = f32x4.splat(0);
-        for (let b0 = 0; b0 < k; b0 += blockSize) {
-          const bEnd = b0 + blockSize;
-          const vEnd = b0 + ((bEnd - b0) & ~15);
-          const sc = load<f32>(sr + (<usize>(b0 / blockSize) << 2));
-          acc = madd(dotI8(wr, xr, b0, vEnd), f32x4.splat(sc), acc);
-          if (vEnd < bEnd) total += sc * scalarTail(wr, xr, vEnd, bEnd, kind);
-        }
-        total += hsum(acc);
+      if (quant) {
+        total = dotQuantRow(wr, sr, xr, k, kind, blockSize);
       } else {
-        const vEnd = k & ~15;
         total = hsum(dotRange(wr, xr, 0, vEnd, kind)) + scalarTail(wr, xr, vEnd, k, kind);
       }
       store<f32>(y + (<usize>(mi * n + r) << 2), total);
     }
+  }
+}
+
+/**
+ * Rows [rowStart, rowEnd) of a weight matrix in any stored format, as float32 rows of K into
+ * out (row r at out + r K): the first step of the prefill path, which then multiplies with the
+ * GEMM kernel. `w` and `scales` point at row 0 of the rows being converted.
+ */
+export function dequantRows(w: usize, scales: usize, out: usize, k: i32, kind: i32, blockSize: i32, rowStart: i32, rowEnd: i32): void {
+  const quant = kind == W_I8 || kind == W_I4;
+  const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
+  const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>(k * elem);
+  for (let r = rowStart; r < rowEnd; r++) {
+    const wr = w + <usize>r * rowBytes;
+    const o = out + (<usize>r * <usize>k << 2);
+    if (quant) {
+      dequantRow(wr, scales + (<usize>(r * (k / blockSize)) << 2), o, k, kind, blockSize);
+      continue;
+    }
+    let j = 0;
+    if (kind == W_F32) {
+      memory.copy(o, wr, <usize>k << 2);
+      continue;
+    }
+    for (; j + 8 <= k; j += 8) {
+      const h = v128.load(wr + (<usize>j << 1));
+      const lo = i32x4.extend_low_i16x8_u(h);
+      const hi = i32x4.extend_high_i16x8_u(h);
+      v128.store(o + (<usize>j << 2), kind == W_BF16 ? bf16ToFloat(lo) : halfToFloat(lo));
+      v128.store(o + (<usize>j << 2), kind == W_BF16 ? bf16ToFloat(hi) : halfToFloat(hi), 16);
+    }
+    for (; j < k; j++) store<f32>(o + (<usize>j << 2), scalarWeight(wr, j, kind));
   }
 }
 

@@ -16,6 +16,7 @@ export * from './nn/index.js';
 export * from './train/index.js';
 export * from './formats/index.js';
 export * from './models/index.js';
+export { loadModelFile, readModelConfig, type LoadedModelFile } from './models/load-file-node.js';
 export * from './analysis/index.js';
 export * from './inference/index.js';
 export * from './tokenizers/index.js';

@@ -1,8 +1,11 @@
-/** What `attn generate` and `attn chat` share: the model folder, its tokenizer, sampling and cache options. */
+/** What `attn generate` and `attn chat` share: the model (folder or .gguf), its tokenizer, sampling and cache options. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generativeModel, loadModel, readHfFolder, type GenerativeModel, type SamplingOptions, type SessionCache } from '../index.js';
+import {
+  generativeModel, ggufTokenizerModel, loadModel, loadModelFile, readHfFolder, tokenizerFromGguf, type GenerativeModel, type SamplingOptions,
+  type SessionCache,
+} from '../index.js';
 import { loadTokenizerJson } from '../tokenizers/tokenizer-json-node.js';
 import { loadSentencePiece } from '../tokenizers/sentencepiece-node.js';
 import { SentencePieceTokenizer, type EncodeOptions, type Tokenizer } from '../tokenizers/index.js';
@@ -39,10 +42,30 @@ function eosIds(v: unknown): number[] | null {
   return null;
 }
 
-/** --model DIR (or the default) -> model, tokenizer (tokenizer.json, else tokenizer.model, else none). */
+/**
+ * A .gguf file -> model (Linear weights run in their stored format: F16, Q8_0, Q4_0 ...) and the
+ * tokenizer of its metadata (BOS as tokenizer.ggml.add_bos_token says, as llama.cpp does).
+ */
+function loadGgufForGeneration(path: string): LoadedForGeneration {
+  const loaded = loadModelFile(path);
+  const eos = eosIds(loaded.config['eos_token_id']);
+  const model = generativeModel(loaded, { config: loaded.config, ...(eos ? { eosTokenIds: eos } : {}) });
+  const meta = loaded.gguf!.plainMetadata();
+  if (ggufTokenizerModel(meta) === null) return { dir: path, model, tokenizer: null, encode: {} };
+  const { tokenizer, addBos } = tokenizerFromGguf(meta, path);
+  // a tokenizer.json pipeline adds BOS through its template; SentencePiece needs the option
+  const encode = (tokenizer instanceof SentencePieceTokenizer && addBos ? { addBos: true } : {}) as EncodeOptions;
+  return { dir: path, model, tokenizer, encode };
+}
+
+/**
+ * --model DIR or FILE.gguf (or the default folder) -> model, tokenizer (tokenizer.json, else
+ * tokenizer.model, else none; a GGUF file's own vocabulary).
+ */
 export function loadForGeneration(dirOption: string | undefined): LoadedForGeneration {
   const dir = dirOption ?? DEFAULT_MODEL_DIR;
   if (dir === null) throw new UsageError('--model DIR is required (a Hugging Face folder: config.json, model.safetensors, tokenizer.json)');
+  if (existsSync(dir) && statSync(dir).isFile() && /\.gguf$/i.test(dir)) return loadGgufForGeneration(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(dirOption === undefined ? `no --model given and the default model folder '${dir}' does not exist` : `--model: no such folder '${dir}'`);
   }

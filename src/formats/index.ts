@@ -1,4 +1,6 @@
-/** File formats: safetensors (browser-safe core + Node file helpers). */
+/** File formats: safetensors and GGUF (browser-safe cores + Node file helpers), Hugging Face folders. */
 export * from './safetensors.js';
 export * from './safetensors-node.js';
 export * from './hf-folder.js';
+export * from './gguf.js';
+export * from './gguf-node.js';

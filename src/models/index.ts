@@ -12,3 +12,4 @@ export * from './registry.js';
 export * from './presets.js';
 export * from './init.js';
 export * from './create.js';
+export * from './gguf.js';

@@ -8,3 +8,4 @@ export * from './module-list.js';
 export * from './alibi.js';
 export * from './named.js';
 export * from './kv-cache.js';
+export * from './quantize.js';

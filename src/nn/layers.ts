@@ -1,6 +1,6 @@
 /** Basic layers: Linear, Embedding, LayerNorm, RMSNorm. Weights use PyTorch's layouts and inits. */
-import { add, matmul, ones, transpose, uniform, normal, zeros, type Generator, type Tensor } from '../tensor/index.js';
-import { embedding, layerNorm, rmsNorm } from '../ops/index.js';
+import { ones, uniform, normal, zeros, type Generator, type Tensor } from '../tensor/index.js';
+import { embedding, layerNorm, linear, rmsNorm } from '../ops/index.js';
 import { Module } from './module.js';
 
 export interface LinearOptions {
@@ -8,22 +8,37 @@ export interface LinearOptions {
   generator?: Generator;
 }
 
-/** y = x W^T + b with W [out, in]; initialised U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear. */
+/**
+ * y = x W^T + b with W [out, in]; initialised U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear.
+ * W may be replaced by a stored-format copy (`setWeight`, as quantizeModel does): ops.linear
+ * then runs the backend's fused kernel over it.
+ */
 export class Linear extends Module {
-  readonly weight: Tensor;
   readonly bias: Tensor | null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     const g = opts.generator ? { generator: opts.generator } : {};
-    this.weight = this.param('weight', uniform([outFeatures, inFeatures], -bound, bound, g));
+    this.param('weight', uniform([outFeatures, inFeatures], -bound, bound, g));
     this.bias = opts.bias === false ? null : this.param('bias', uniform([outFeatures], -bound, bound, g));
   }
 
+  /** [out, in]: float32 for training, or a storage format after quantization. */
+  get weight(): Tensor {
+    return this.parameter('weight');
+  }
+
+  /**
+   * Replaces the weight by a tensor of the same shape: a quantized or half-precision copy for
+   * inference (quantizeModel, GGUF loading), which forward then runs through the fused kernel.
+   */
+  setWeight(t: Tensor): void {
+    this.setParameter('weight', t);
+  }
+
   forward(x: Tensor): Tensor {
-    const y = matmul(x, transpose(this.weight, 0, 1)); // [..., out]
-    return this.bias ? add(y, this.bias) : y;
+    return linear(x, this.weight, this.bias); // [..., out]
   }
 }
 

@@ -2,7 +2,7 @@
  * Module: a tree of named parameters and submodules, with checkpoint names that follow the
  * registration path (`layers.0.attn.q_proj.weight`), as PyTorch's nn.Module.
  */
-import { fail, formatShape, noGrad, sameShape, type Tensor } from '../tensor/index.js';
+import { fail, formatShape, isFloat, noGrad, sameShape, type Tensor } from '../tensor/index.js';
 
 export abstract class Module {
   /**
@@ -21,6 +21,27 @@ export abstract class Module {
     if (!t.requiresGrad) t.requiresGrad_(true);
     this.params.set(name, t);
     return t;
+  }
+
+  /** The tensor registered as `name` on this module (not a descendant). */
+  protected parameter(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) fail('Module', `${this.constructor.name} has no parameter '${name}'`);
+    return t;
+  }
+
+  /**
+   * Replaces the parameter `name` of this module (not a descendant) by a tensor of the same
+   * shape. Protected: only a module whose forward reads the parameter through `parameter(name)`
+   * (not a field captured at construction) sees the replacement, so each such module exposes
+   * its own setter (`Linear.setWeight`). A float replacement requires gradients like the
+   * original; a storage-format one (float16, int8, int4) cannot train.
+   */
+  protected setParameter(name: string, t: Tensor): void {
+    const old = this.parameter(name);
+    if (!sameShape(old.shape, t.shape)) fail('setParameter', `${name}: expected shape ${formatShape(old.shape)}, got ${formatShape(t.shape)}`);
+    if (isFloat(t.dtype) && !t.requiresGrad && t.isLeaf) t.requiresGrad_(true);
+    this.params.set(name, t);
   }
 
   protected module<M extends Module>(name: string, m: M): M {

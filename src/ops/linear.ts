@@ -1,8 +1,9 @@
 /**
  * linear(x, W, b) = x W^T + b, the projection of every transformer layer. Float weights go through
- * matmul (with autograd). Weights stored as float16, bfloat16 or int8-with-scales (inference) use
- * the backend's fused `linear` kernel, which dequantises in registers and reads each weight once;
- * without one, or when x needs a gradient, the weights are dequantised first (the oracle).
+ * matmul (with autograd). Weights stored as float16, bfloat16, int8 or int4 with block scales
+ * (inference) use the backend's fused `linear` kernel, which dequantises in registers and reads
+ * each weight once; without one, or when x needs a gradient, the weights are dequantised first
+ * (the oracle: `weight.to('float32')`, then the float path).
  */
 import { add, fail, formatShape, fromBuffer, isFloat, matmul, transpose, type Tensor } from '../tensor/index.js';
 import { fusedKernel } from './fused.js';

@@ -1,17 +1,22 @@
 /**
  * Data types. Compute happens in float32 (float64 for gradient checks) and int32 (ids);
- * float16, bfloat16 and int8-with-block-scales are storage formats for weights: they are
- * converted with `.to('float32')` before any arithmetic.
+ * float16, bfloat16, int8-with-block-scales and int4-with-block-scales are storage formats for
+ * weights: they are converted with `.to('float32')` before any arithmetic.
+ *
+ * int4 packs two 4-bit values per byte in ggml's Q4_0 order: within each block of `blockSize`
+ * elements (blocks run along the flat row-major index), byte j of the block holds element j in
+ * its low nibble and element j + blockSize / 2 in its high nibble, each stored as q + 8 for
+ * q in [-8, 7]. A storage of n int4 elements is a Uint8Array of ceil(n / 2) bytes.
  */
 
 export type FloatDType = 'float32' | 'float64';
 export type ComputeDType = FloatDType | 'int32' | 'bool';
-export type StorageDType = 'float16' | 'bfloat16' | 'int8';
+export type StorageDType = 'float16' | 'bfloat16' | 'int8' | 'int4';
 export type DType = ComputeDType | StorageDType;
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array | Int8Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16', 'int8'];
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16', 'int8', 'int4'];
 
 export function isDType(s: string): s is DType {
   return (DTYPES as readonly string[]).includes(s);
@@ -25,16 +30,23 @@ export function isComputeDType(d: DType): d is ComputeDType {
   return d === 'float32' || d === 'float64' || d === 'int32' || d === 'bool';
 }
 
-/** Bytes per element of the storage (int8 scales are counted separately). */
+/** Bytes per element of the storage (0.5 for int4; block scales are counted separately). */
 export function bytesPerElement(d: DType): number {
   switch (d) {
     case 'float64': return 8;
     case 'float32': case 'int32': return 4;
     case 'float16': case 'bfloat16': return 2;
     case 'int8': case 'bool': return 1;
+    case 'int4': return 0.5;
   }
 }
 
+/** Length of the typed array that holds `size` elements of `d` (int4: two per byte). */
+export function storageLength(d: DType, size: number): number {
+  return d === 'int4' ? Math.ceil(size / 2) : size;
+}
+
+/** A zeroed typed array for `size` elements of `d`. */
 export function newTypedArray(d: DType, size: number): TypedArray {
   switch (d) {
     case 'float32': return new Float32Array(size);
@@ -43,6 +55,7 @@ export function newTypedArray(d: DType, size: number): TypedArray {
     case 'bool': return new Uint8Array(size);
     case 'float16': case 'bfloat16': return new Uint16Array(size);
     case 'int8': return new Int8Array(size);
+    case 'int4': return new Uint8Array(storageLength(d, size));
   }
 }
 
@@ -64,6 +77,7 @@ export function arrayMatchesDType(a: TypedArray, d: DType): boolean {
     case 'bool': return a instanceof Uint8Array;
     case 'float16': case 'bfloat16': return a instanceof Uint16Array;
     case 'int8': return a instanceof Int8Array;
+    case 'int4': return a instanceof Uint8Array;
   }
 }
 

@@ -6,10 +6,13 @@
  * intermediates (`tidy`, `dispose`, `using`) therefore run in bounded memory without waiting
  * for the garbage collector. Buffers that the caller handed in are never pooled.
  */
-import { bytesPerElement, newTypedArray, type DType, type TypedArray } from './dtype.js';
+import { newTypedArray, storageLength, type DType, type TypedArray } from './dtype.js';
 import { getBackend, hasBackend } from './backend.js';
 
-/** Per-block scales of an int8 storage: element i is `data[i] * scales[floor(i / blockSize)]`. */
+/**
+ * Per-block scales of an int8 or int4 storage: element i is `q(i) * scales[floor(i / blockSize)]`
+ * with q(i) = data[i] (int8) or the signed nibble of element i (int4, see dtype.ts).
+ */
 export interface QuantScales {
   scales: Float32Array;
   blockSize: number;
@@ -30,7 +33,7 @@ export class Storage {
   }
 
   get nbytes(): number {
-    return this.data.length * bytesPerElement(this.dtype) + (this.quant ? this.quant.scales.byteLength : 0);
+    return this.data.byteLength + (this.quant ? this.quant.scales.byteLength : 0);
   }
 
   retain(): void {
@@ -79,8 +82,9 @@ class BufferPool {
   hits = 0;
   misses = 0;
 
-  take(dtype: DType, size: number): TypedArray | undefined {
-    const list = this.free.get(key(dtype, size));
+  /** A free buffer of `length` array elements (bytes for int4). */
+  take(dtype: DType, length: number): TypedArray | undefined {
+    const list = this.free.get(key(dtype, length));
     const buf = list?.pop();
     if (buf) {
       this.bytes -= buf.byteLength;
@@ -135,7 +139,7 @@ export function allocate(dtype: DType, size: number, zero = true): TypedArray {
       return owned;
     }
   }
-  const buf = size > 0 ? pool.take(dtype, size) : undefined;
+  const buf = size > 0 ? pool.take(dtype, storageLength(dtype, size)) : undefined;
   if (!buf) return newTypedArray(dtype, size);
   if (zero) buf.fill(0);
   return buf;

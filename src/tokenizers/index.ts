@@ -70,3 +70,15 @@ export {
 } from './sentencepiece.js';
 export { TokenizerStatsCounter, plainEncoder, unknownId, segmentRuleFor, type TokenizerStats } from './stats.js';
 export { ChatTemplate, applyChatTemplate, type ChatMessage, type ChatTemplateOptions, type TokenizerConfig } from './chat-template.js';
+export {
+  tokenizerFromGguf,
+  tokenizerJsonFromGguf,
+  sentencePieceProtoFromGguf,
+  ggufTokenizerMetadata,
+  ggufTokenizerModel,
+  GGUF_TOKEN_TYPE,
+  QWEN2_PATTERN,
+  type GgufTokenizer,
+  type GgufTokenizerOptions,
+  type GgufTokenizerValue,
+} from './gguf-vocab.js';

@@ -417,17 +417,24 @@ export function conformanceSuite(backend: Backend): void {
       assert.throws(() => backend.indexSelect(table, 0, bad), /indexSelect: index 4 is out of range for dimension 0 of size 4/);
     });
 
-    it('fused linear (decode matvec) equals dequantise-then-matmul for every weight format', () => {
+    it('fused linear (decode matvec) equals dequantise-then-matmul for every weight format (f32, f16, bf16, int8/q8_0, int4/q4_0)', () => {
       if (!backend.fused.linear) return;
       const prev = getBackend();
       setBackend(backend);
       try {
-        for (const [m, k, n] of [[1, 96, 17], [3, 1000, 127], [8, 64, 1], [2, 40, 300]] as [number, number, number][]) {
+        // m >= 16 takes the prefill path (dequantised chunks of W through the GEMM kernel); the
+        // [16, 64, 16500] weights span two chunks of 4 MB
+        for (const [m, k, n] of [[1, 96, 17], [3, 1000, 127], [8, 64, 1], [2, 40, 300], [17, 96, 40], [33, 1000, 31], [16, 64, 16500]] as [number, number, number][]) {
           const gg = new Generator(m * k + n);
           const x = A.randn([m, k], { generator: gg });
           const w = A.randn([n, k], { generator: gg });
-          for (const fmt of ['float32', 'float16', 'bfloat16', 'int8'] as const) {
-            const wq = fmt === 'int8' ? A.quantizeInt8(w, { blockSize: k % 32 === 0 ? 32 : k / 5 }) : w.to(fmt);
+          // int4 (q4_0): blocks of 32 take the SIMD path, other even block sizes the scalar one
+          for (const fmt of ['float32', 'float16', 'bfloat16', 'int8', 'int4', 'q8_0-per-channel'] as const) {
+            const blockSize = k % 32 === 0 ? 32 : k / 5;
+            const wq = fmt === 'int8' ? A.quantizeInt8(w, { blockSize })
+              : fmt === 'int4' ? A.quantizeInt4(w, { blockSize })
+              : fmt === 'q8_0-per-channel' ? A.quantizeInt8(w, { blockSize: k })
+              : w.to(fmt);
             const fused = A.linear(x, wq).toTypedArray();
             const composed = withoutFused(() => A.linear(x, wq).toTypedArray());
             assertNmse(fused, composed, 1e-12, `linear ${fmt} m=${m} k=${k} n=${n}`);
@@ -448,10 +455,11 @@ export function conformanceSuite(backend: Backend): void {
             }
           }
           // a row slice of a quantised matrix (offset into data and scales)
-          const wq = A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 });
-          if (n > 2) {
-            const part = wq.slice(0, 1, 3);
-            assertNmse(A.linear(x, part).toTypedArray(), withoutFused(() => A.linear(x, part).toTypedArray()), 1e-12, `linear int8 rows 1..3 of ${n}`);
+          for (const wq of [A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 }), A.quantizeInt4(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 })]) {
+            if (n > 2) {
+              const part = wq.slice(0, 1, 3);
+              assertNmse(A.linear(x, part).toTypedArray(), withoutFused(() => A.linear(x, part).toTypedArray()), 1e-12, `linear ${wq.dtype} rows 1..3 of ${n}`);
+            }
           }
         }
       } finally {

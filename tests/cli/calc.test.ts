@@ -208,8 +208,8 @@ describe('attn logits', () => {
   it('a missing folder, bad ids and ids outside the vocabulary fail with clear messages', () => {
     const gpt2 = join(FIXTURES, 'models-gpt2');
     const cases: [string[], RegExp][] = [
-      [['--model', '/nonexistent/attn-model', '--ids', '1'], /--model: no such folder '\/nonexistent\/attn-model'/],
-      [['--ids', '1'], /--model DIR is required/],
+      [['--model', '/nonexistent/attn-model', '--ids', '1'], /--model: no such folder or file '\/nonexistent\/attn-model'/],
+      [['--ids', '1'], /--model DIR\|FILE.gguf is required/],
       [['--model', gpt2], /--ids is required/],
       [['--model', gpt2, '--ids', '1,x,3'], /--ids: 'x' is not an integer/],
       [['--model', gpt2, '--ids', '1.5'], /--ids: '1.5' is not an integer/],

@@ -245,7 +245,7 @@ describe('attn convert: --out handling and atomic writes', () => {
     assert.equal(attn('convert', '--model', join(FIXTURES, 'models-gpt2')).code, 2);
     const d = attn('convert', '--model', join(FIXTURES, 'models-gpt2'), '--out', join(work, 'x'), '--dtype', 'f8');
     assert.equal(d.code, 2);
-    assert.match(d.stderr, /--dtype: expected f32, f16 or bf16/);
+    assert.match(d.stderr, /--dtype: a folder is written as f32, f16 or bf16, got 'f8'/);
     assert.equal(attn('convert', '--model', join(work, 'nope'), '--out', join(work, 'x')).code, 2);
   });
 

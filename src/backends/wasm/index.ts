@@ -4,7 +4,7 @@
  * the reference backend, which also stays the oracle (tests/backends/wasm.test.ts runs the
  * conformance suite on it).
  */
-import { bytesPerElement, registerBufferOwner, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
+import { bytesPerElement, registerBufferOwner, storageLength, type Backend, type DType, type TypedArray } from '../../tensor/index.js';
 import { WasmOutOfMemory, type HeapStats } from './runtime.js';
 import { referenceBackend } from '../reference/index.js';
 import { wasmMatmul } from './matmul.js';
@@ -40,7 +40,7 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     if (!shared) return null;
     let ptr: number;
     try {
-      ptr = runtime.malloc(size * bytesPerElement(dtype));
+      ptr = runtime.malloc(Math.ceil(size * bytesPerElement(dtype)));
     } catch (e) {
       if (e instanceof WasmOutOfMemory) return null; // the tensor lives in ordinary memory instead
       throw e;
@@ -85,6 +85,7 @@ function typedView(buffer: ArrayBufferLike, dtype: DType, ptr: number, size: num
     case 'bool': return new Uint8Array(buffer, ptr, size);
     case 'float16': case 'bfloat16': return new Uint16Array(buffer, ptr, size);
     case 'int8': return new Int8Array(buffer, ptr, size);
+    case 'int4': return new Uint8Array(buffer, ptr, storageLength(dtype, size));
   }
 }
 

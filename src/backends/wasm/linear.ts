@@ -1,13 +1,25 @@
-/** Backend.fused.linear on the wasm matvec kernel: weights in f32/f16/bf16/int8 read in place. */
-import { fail, sizeOf, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
+/**
+ * Backend.fused.linear over weights stored as f32/f16/bf16/int8/int4, read in place.
+ * Decode (a few rows of x): the matvec kernel, which dequantises each weight in registers and
+ * reads it once. Prefill (many rows): rows of W are dequantised to float32 a chunk at a time
+ * and multiplied with the GEMM kernel, whose register blocking the matvec loop lacks; the
+ * chunk bounds the scratch to a few MB whatever the matrix size.
+ */
+import { fail, sizeOf, storageLength, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
 import { resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
-import { JOB_MATVEC, type ThreadPool } from './pool.js';
+import { JOB_DEQUANT, JOB_MATVEC, type ThreadPool } from './pool.js';
+import { gemmResident } from './matmul.js';
 
-const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3 } as const;
-const ELEM = { float32: 4, float16: 2, bfloat16: 2, int8: 1 } as const;
+const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3, int4: 4 } as const;
+const ELEM = { float32: 4, float16: 2, bfloat16: 2, int8: 1, int4: 1 } as const;
 /** Below this many weights one thread is faster than waking the pool. */
 const MIN_THREADED = 1 << 16;
+/** From this many rows of x on, dequantise-then-GEMM beats matvec. */
+const GEMM_MIN_ROWS = 16;
+/** Bytes of float32 weight rows dequantised per GEMM call. */
+const CHUNK_BYTES = 4 << 20;
 
+/** The address of `count` array elements of `data` from element `offset`: in place, else a scratch copy. */
 function place(rt: WasmRuntime, data: ArrayBufferView & ArrayLike<number>, offset: number, count: number, elem: number): number {
   const at = rt.addressOf(data, offset, elem);
   if (at >= 0) return at;
@@ -24,10 +36,10 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
       const m = sizeOf(x.shape) / k;
       const dtype = w.dtype as keyof typeof KIND;
       if (!(dtype in KIND)) fail('linear', `weights of dtype ${w.dtype} are not supported by the wasm kernel`);
-      if (dtype === 'int8' && !scales) fail('linear', 'int8 weights need their block scales');
+      const quant = dtype === 'int8' || dtype === 'int4';
+      if (quant && !scales) fail('linear', `${dtype} weights need their block scales`);
       try {
         const xp = place(rt, x.data, x.offset, m * k, 4);
-        const wp = place(rt, w.data, w.offset, n * k, ELEM[dtype]);
         let sp = 0;
         let blockSize = k;
         if (scales) {
@@ -35,13 +47,54 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           if (k % blockSize !== 0 || w.offset % blockSize !== 0) fail('linear', `block size ${blockSize} must divide the row length ${k}`);
           sp = place(rt, scales.scales, w.offset / blockSize, (n * k) / blockSize, 4);
         }
+        // int4 packs two elements per byte: element offsets become byte offsets (blocks are whole bytes)
+        const wp = dtype === 'int4'
+          ? place(rt, w.data, w.offset / 2, storageLength('int4', n * k), 1)
+          : place(rt, w.data, w.offset, n * k, ELEM[dtype]);
         const y = resultF32(rt, alloc, m * n);
-        if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, rt.workPointer(0));
-        else pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n]);
+        if (m >= GEMM_MIN_ROWS) {
+          prefill(rt, pool, xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, dtype === 'int4' ? k / 2 : k * ELEM[dtype]);
+          return y.done();
+        }
+        // with several rows, quantised weight rows are dequantised once into the thread's work buffer
+        const useTmp = quant && m > 1 && k * 4 <= rt.workBytes;
+        if (n * k < MIN_THREADED || pool.size === 1) {
+          rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, useTmp ? rt.workPointer(0) : 0);
+        } else {
+          pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0]);
+        }
         return y.done();
       } finally {
         rt.reset();
       }
     },
   };
+}
+
+/**
+ * y [m, n] = x [m, k] @ W^T for many rows of x: W's rows are converted to float32 `rows` at a
+ * time (threaded), multiplied as C [m, rows] = x @ chunk^T by the GEMM kernel, and copied into
+ * their columns of y.
+ */
+function prefill(
+  rt: WasmRuntime, pool: ThreadPool, xp: number, wp: number, sp: number, yp: number, m: number, n: number, k: number,
+  kind: number, blockSize: number, rowBytes: number,
+): void {
+  const rows = Math.min(n, Math.max(8, Math.floor(CHUNK_BYTES / (k * 4) / 8) * 8));
+  const chunk = rt.alloc(rows * k * 4);
+  const c = rt.alloc(m * rows * 4);
+  const scalesPerRow = k / blockSize;
+  for (let r0 = 0; r0 < n; r0 += rows) {
+    const nr = Math.min(rows, n - r0);
+    const w = wp + r0 * rowBytes;
+    const s = sp ? sp + r0 * scalesPerRow * 4 : 0;
+    if (nr * k < MIN_THREADED || pool.size === 1) rt.exports.dequantRows(w, s, chunk, k, kind, blockSize, 0, nr);
+    else pool.run(JOB_DEQUANT, [w, s, chunk, k, kind, blockSize, nr]);
+    // B = chunk^T: element (kk, j) at chunk + (j k + kk)
+    gemmResident(rt, pool, xp, k, 1, chunk, 1, k, c, m, nr, k);
+    // views made after the kernel's scratch allocations (growing an unshared memory detaches old views)
+    const y = rt.f32(yp, m * n);
+    const cv = rt.f32(c, m * nr);
+    for (let i = 0; i < m; i++) y.set(cv.subarray(i * nr, (i + 1) * nr), i * n + r0);
+  }
 }

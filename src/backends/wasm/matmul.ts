@@ -79,7 +79,7 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
     return referenceMatmul(a, b, outDtype);
   }
   try {
-    return gemm(rt, pool, a, b, alloc, batch, nb, m, n, k, macs);
+    return gemm(rt, pool, a, b, alloc, batch, nb, m, n, k);
   } catch (e) {
     // no room in wasm memory for staging (wasm32: 4 GiB): the reference kernel still works
     if (e instanceof WasmOutOfMemory) return referenceMatmul(a, b, outDtype);
@@ -91,7 +91,7 @@ export function wasmMatmul(rt: WasmRuntime, pool: ThreadPool, a: View, b: View, 
 
 function gemm(
   rt: WasmRuntime, pool: ThreadPool, a: View, b: View, alloc: OutputAlloc, batch: readonly number[],
-  nb: number, m: number, n: number, k: number, macs: number,
+  nb: number, m: number, n: number, k: number,
 ): TypedArray {
   {
     const A = stage(rt, a, batch);
@@ -107,28 +107,49 @@ function gemm(
       const ap = A.ptr + A.batchOffsets[0]! * 4;
       const bp = B.ptr + B.batchOffsets[0]! * 4;
       if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, y.ptr, m, n, k, 0, k, 0, n, rt.workPointer(0));
-      else pool.run(JOB_MATVEC, [ap, bp, 0, y.ptr, m, n, k, 0, k, n]);
+      else pool.run(JOB_MATVEC, [ap, bp, 0, y.ptr, m, n, k, 0, k, n, 0]);
       return y.done();
     }
     // Write C straight into the result buffer when it is resident, else via scratch.
     const c = resultF32(rt, alloc, nb * m * n);
-    const cPtr = c.ptr;
-    rt.f32(cPtr, nb * m * n).fill(0);
-
-    const threads = macs < MIN_THREADED_MACS ? 1 : pool.size;
-    // Items: whole matrices when there are enough of them, else row (or column) blocks of C.
-    let rowBlock = m;
-    let colBlock = n;
-    if (nb < threads) {
-      const split = Math.ceil(threads / nb);
-      if (m >= n || m >= MR * split) rowBlock = Math.max(MR, Math.ceil(m / split / MR) * MR);
-      else colBlock = Math.max(NR, Math.ceil(n / split / NR) * NR);
-    }
-    const items = nb * Math.ceil(m / rowBlock) * Math.ceil(n / colBlock);
-    const args = [A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, items];
-    if (threads === 1) rt.exports.gemmBatched(A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, cPtr, m, n, k, rowBlock, colBlock, 0, items, rt.workPointer(0));
-    else pool.run(JOB_GEMM, args);
-
+    launchGemm(rt, pool, A.ptr, offA, A.rs, A.cs, B.ptr, offB, B.rs, B.cs, c.ptr, nb, m, n, k);
     return c.done();
   }
+}
+
+/**
+ * Zeroes C (nb matrices [m, n], contiguous) and runs the GEMM kernel over work items shared by
+ * the pool: whole matrices when there are enough of them, else row (or column) blocks of C.
+ * offA / offB point at tables of per-matrix element offsets.
+ */
+function launchGemm(
+  rt: WasmRuntime, pool: ThreadPool, aPtr: number, offA: number, rsA: number, csA: number, bPtr: number, offB: number,
+  rsB: number, csB: number, cPtr: number, nb: number, m: number, n: number, k: number,
+): void {
+  rt.f32(cPtr, nb * m * n).fill(0);
+  const threads = nb * m * n * k < MIN_THREADED_MACS ? 1 : pool.size;
+  let rowBlock = m;
+  let colBlock = n;
+  if (nb < threads) {
+    const split = Math.ceil(threads / nb);
+    if (m >= n || m >= MR * split) rowBlock = Math.max(MR, Math.ceil(m / split / MR) * MR);
+    else colBlock = Math.max(NR, Math.ceil(n / split / NR) * NR);
+  }
+  const items = nb * Math.ceil(m / rowBlock) * Math.ceil(n / colBlock);
+  if (threads === 1) rt.exports.gemmBatched(aPtr, offA, rsA, csA, bPtr, offB, rsB, csB, cPtr, m, n, k, rowBlock, colBlock, 0, items, rt.workPointer(0));
+  else pool.run(JOB_GEMM, [aPtr, offA, rsA, csA, bPtr, offB, rsB, csB, cPtr, m, n, k, rowBlock, colBlock, items]);
+}
+
+/**
+ * C [m, n] (contiguous, at cPtr) = A [m, k] @ B [k, n] for one matrix whose operands are
+ * already in wasm memory, read through (row, column) strides: the fused linear kernel's prefill
+ * path multiplies dequantized weight rows with it. Its offset tables are scratch (freed by reset()).
+ */
+export function gemmResident(
+  rt: WasmRuntime, pool: ThreadPool, aPtr: number, rsA: number, csA: number, bPtr: number, rsB: number, csB: number,
+  cPtr: number, m: number, n: number, k: number,
+): void {
+  const off = rt.alloc(4);
+  rt.i32(off, 1)[0] = 0;
+  launchGemm(rt, pool, aPtr, off, rsA, csA, bPtr, off, rsB, csB, cPtr, 1, m, n, k);
 }

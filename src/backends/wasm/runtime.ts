@@ -72,6 +72,7 @@ export interface KernelExports {
     rowStart: number, rowEnd: number, tmp: number,
   ): void;
   readSum(p: number, n: number): number;
+  dequantRows(w: number, scales: number, out: number, k: number, kind: number, blockSize: number, rowStart: number, rowEnd: number): void;
   unaryF32(op: number, x: number, y: number, n: number): void;
   binaryF32(op: number, a: number, b: number, y: number, n: number, layout: number, inner: number): void;
   softmaxForward(x: number, y: number, rows: number, c: number, log: number): void;

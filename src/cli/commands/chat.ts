@@ -44,7 +44,7 @@ export function reuseSession(session: InferenceSession, ids: readonly number[], 
 export const chat: Command = {
   name: 'chat',
   summary: 'a streaming chat REPL over a Hugging Face model folder (the conversation stays in the KV cache)',
-  usage: `attn chat --model DIR [--system TEXT] [options]
+  usage: `attn chat --model DIR|FILE.gguf [--system TEXT] [options]
 
 Reads one user message per line from standard input and streams the model's reply. The
 conversation is re-tokenized each turn and only the tokens past the longest prefix the session
@@ -54,7 +54,7 @@ already holds go through the model, so the KV cache carries the conversation. Ch
 Commands: /reset starts a new conversation, /exit (or end of input) quits.
 
 Options:
-  --model DIR             the model folder (decoder-only: gpt2, llama, mistral, qwen2)
+  --model P               the model folder or .gguf file (decoder-only: gpt2, llama, mistral, qwen2)
   --system TEXT           a system line at the start of the conversation
 ${SAMPLING_USAGE}`,
   async run(argv) {

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { readHfFolder } from '../../formats/index.js';
-import { loadModel } from '../../models/index.js';
+import { loadModelFile } from '../../models/load-file-node.js';
 import { causalLmLoss } from '../../train/objectives.js';
 import { loadDataset } from '../../train/dataset.js';
 import { sequentialCausalBatches } from '../../train/batches.js';
@@ -11,14 +10,15 @@ import { intOption, UsageError, type Command } from '../command.js';
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'validation loss and perplexity of a causal LM on a prepared dataset',
-  usage: `attn eval --model DIR --data DIR [--split val|train] [--seq-len N] [--batch-size N] [--max-batches N] [--json]
+  usage: `attn eval --model DIR|FILE.gguf --data DIR [--split val|train] [--seq-len N] [--batch-size N] [--max-batches N] [--json]
 
-Runs the model (a Hugging Face folder, e.g. a training checkpoint or models/attn-tiny) over
+Runs the model (a Hugging Face folder, e.g. a training checkpoint or models/attn-tiny, or a
+.gguf file) over
 non-overlapping windows of the dataset split and reports the mean next-token cross-entropy
 (nats per token) and the perplexity exp(loss).
 
 Options:
-  --model DIR       Hugging Face folder of a decoder-only model
+  --model P         Hugging Face folder or .gguf file of a decoder-only model
   --data DIR        a folder written by 'attn data prepare'
   --split S         val (default) or train
   --seq-len N       window length (default 256)
@@ -34,14 +34,14 @@ Options:
       },
       strict: true,
     });
-    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.model) throw new UsageError('--model DIR|FILE.gguf is required');
     if (!values.data) throw new UsageError('--data DIR is required');
     const split = values.split ?? 'val';
     if (split !== 'val' && split !== 'train') throw new UsageError(`--split: expected val or train, got '${split}'`);
     const seqLen = intOption('seq-len', values['seq-len'], 256, 1);
     const batchSize = intOption('batch-size', values['batch-size'], 8, 1);
     const maxBatches = intOption('max-batches', values['max-batches'], 0, 0);
-    const loaded = loadModel(readHfFolder(values.model));
+    const loaded = loadModelFile(values.model);
     if (loaded.kind !== 'decoder-only') throw new UsageError(`--model: attn eval measures causal LMs; ${values.model} is ${loaded.kind}`);
     const model = loaded.model.eval();
     const { meta, tokens } = loadDataset(values.data, split);

@@ -15,7 +15,7 @@ function parseIds(raw: string): number[] {
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text from a prompt with a Hugging Face model folder (KV cache, sampling, streaming)',
-  usage: `attn generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json]
+  usage: `attn generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json]
 
 Loads a Hugging Face folder (config.json + safetensors + tokenizer.json or tokenizer.model) and
 generates: decoder-only models (gpt2, llama, mistral, qwen2) continue the prompt; encoder-decoders
@@ -23,7 +23,7 @@ generates: decoder-only models (gpt2, llama, mistral, qwen2) continue the prompt
 standard output as it is generated; timings go to standard error.
 
 Options:
-  --model DIR             the model folder
+  --model P               the model folder or .gguf file (its Linear weights run as stored: f16, q8_0, q4_0)
   --prompt TEXT           the prompt, encoded with the folder's tokenizer
   --prompt-ids LIST       the prompt as token ids instead (a folder without a tokenizer then
                           prints ids only)

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { fromTypedArray, loadModel, noGrad, readHfFolder, MODEL_KINDS, type Tensor } from '../../index.js';
+import { fromTypedArray, loadModelFile, noGrad, readModelConfig, MODEL_KINDS, type Tensor } from '../../index.js';
 import { UsageError, type Command } from '../command.js';
 
 /** "1,2,3" -> [1, 2, 3]; every entry an integer in [0, limit) ("the vocabulary" or what `range` names). */
@@ -34,17 +34,18 @@ function float32LE(values: ArrayLike<number>): Buffer {
 
 export const logits: Command = {
   name: 'logits',
-  summary: 'run token ids through a Hugging Face model folder and write or show the logits',
-  usage: `attn logits --model DIR --ids 1,2,3 [--decoder-ids 0,5] [--token-type-ids 0,0,1] [--out FILE]
+  summary: 'run token ids through a model (Hugging Face folder or .gguf) and write or show the logits',
+  usage: `attn logits --model DIR|FILE.gguf --ids 1,2,3 [--decoder-ids 0,5] [--token-type-ids 0,0,1] [--out FILE]
 
-Loads a Hugging Face folder (config.json + model.safetensors or a sharded index), picks the
-model by config.model_type, runs one sequence (batch 1, no padding) and computes the logits:
+Loads a Hugging Face folder (config.json + model.safetensors or a sharded index) or a llama.cpp
+.gguf file (llama, qwen2; quantized Linear weights run as stored), picks the model by
+model_type, runs one sequence (batch 1, no padding) and computes the logits:
   decoder-only (gpt2, llama, mistral, qwen2)   --ids                  -> [seq, vocab]
   encoder-only (bert, masked LM)               --ids                  -> [seq, vocab]
   encoder-decoder (t5, transformer)            --ids + --decoder-ids  -> [decoder seq, vocab]
 
 Options:
-  --model DIR             the model folder
+  --model P               the model folder or .gguf file
   --ids LIST              comma-separated token ids, each in [0, vocab_size); the encoder's
                           input for encoder-decoder models
   --decoder-ids LIST      the decoder's input ids (required for encoder-decoder models,
@@ -63,10 +64,11 @@ Options:
       },
       strict: true,
     });
-    if (values.model === undefined) throw new UsageError('--model DIR is required');
+    if (values.model === undefined) throw new UsageError('--model DIR|FILE.gguf is required');
     if (values.ids === undefined) throw new UsageError('--ids is required (e.g. --ids 1,2,3)');
-    if (!existsSync(values.model) || !statSync(values.model).isDirectory()) throw new UsageError(`--model: no such folder '${values.model}'`);
-    const folder = readHfFolder(values.model);
+    if (!existsSync(values.model)) throw new UsageError(`--model: no such folder or file '${values.model}'`);
+    if (!statSync(values.model).isDirectory() && !/\.gguf$/i.test(values.model)) throw new UsageError(`--model: '${values.model}' is neither a model folder nor a .gguf file`);
+    const folder = { config: readModelConfig(values.model) };
     const vocab = folder.config['vocab_size'];
     const type = folder.config['model_type'];
     const kind = typeof type === 'string' ? MODEL_KINDS[type] : undefined;
@@ -87,7 +89,7 @@ Options:
       const maxPos = intField(folder.config, 'max_position_embeddings');
       if (maxPos !== null && ids.length > maxPos) throw new UsageError(`--ids: ${ids.length} ids exceed max_position_embeddings ${maxPos}`);
     }
-    const loaded = loadModel(folder);
+    const loaded = loadModelFile(values.model);
     const out = noGrad(() => {
       switch (loaded.kind) {
         case 'decoder-only': return loaded.model.forward(row(ids)); // [1, T, V]

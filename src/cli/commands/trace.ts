@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
-  PRESETS, TRACE_MAX_PARAMS, TRACEABLE_MODEL_TYPES, calcModel, isEncoderDecoder, loadModel, modelFromConfig, readHfConfig,
-  readHfFolder, traceConfig, traceForward, traceInput, type TraceableModel,
+  PRESETS, TRACE_MAX_PARAMS, TRACEABLE_MODEL_TYPES, calcModel, isEncoderDecoder, loadModelFile, modelFromConfig, readModelConfig,
+  traceConfig, traceForward, traceInput, type TraceableModel,
 } from '../../index.js';
 import { UsageError, intOption, type Command } from '../command.js';
 
@@ -13,7 +13,7 @@ const SHAPE_KEYS = [
 export const trace: Command = {
   name: 'trace',
   summary: 'walk one forward pass and print every named intermediate with its shape',
-  usage: `attn trace (--model DIR | --preset NAME) [--seq N] [--decoder-seq N]
+  usage: `attn trace (--model DIR|FILE.gguf | --preset NAME) [--seq N] [--decoder-seq N]
 
 Runs one forward pass on token ids 0..N-1 and prints each named intermediate (llama.cpp's names:
 inp_embd, attn_norm, attn_out, ffn_inp, ffn_norm, ffn_out, l_out, result_norm, result_output;
@@ -25,7 +25,7 @@ same structure (head counts, GQA grouping, at most 2 blocks, head dim 8, vocabul
 traced instead, with random weights, and the output says so.
 
 Options:
-  --model DIR     a Hugging Face model folder (weights are loaded when the model is small enough)
+  --model P       a Hugging Face model folder or .gguf file (weights are loaded when the model is small enough)
   --preset NAME   one of: ${Object.keys(PRESETS).join(', ')}
   --seq N         tokens in the sequence (the encoder's, for encoder-decoder models; default 8)
   --decoder-seq N decoder tokens of an encoder-decoder model (default: --seq)`,
@@ -44,7 +44,7 @@ Options:
       if (!preset) throw new UsageError(`--preset: unknown preset '${values.preset}' (${Object.keys(PRESETS).join(', ')})`);
       config = preset.config;
     } else {
-      config = readHfConfig(values.model!, 'trace');
+      config = readModelConfig(values.model!);
     }
     const type = config['model_type'];
     if (typeof type !== 'string' || !TRACEABLE_MODEL_TYPES.includes(type)) {
@@ -62,7 +62,7 @@ Options:
       model = modelFromConfig(traced);
     } else if (values.model !== undefined) {
       lines.push(`${name}: weights loaded`);
-      model = loadModel(readHfFolder(values.model)).model as TraceableModel;
+      model = loadModelFile(values.model).model as TraceableModel;
     } else {
       lines.push(`${name}: random weights`);
       model = modelFromConfig(traced);
