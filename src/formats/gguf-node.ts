@@ -2,8 +2,8 @@
  * GGUF files on disk (Node): read a file into one buffer, and write atomically (temporary file
  * + fsync + rename, so a crash never leaves a half-written model under the final name).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file-node.js';
 import { fail } from '../tensor/index.js';
 import { GgufFile, serializeGguf, type SerializeGgufOptions } from './gguf.js';
 
@@ -21,20 +21,6 @@ export function readGguf(path: string): GgufFile {
 /** Serialises and writes a GGUF file atomically: to `.<name>.<pid>.<n>.tmp` beside it, fsync, rename. */
 export function writeGguf(path: string, opts: SerializeGgufOptions): number {
   const bytes = serializeGguf(opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${tmpCounter++}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  return bytes.length;
+  return writeFileAtomic(path, bytes);
 }
 
-let tmpCounter = 0;

@@ -4,3 +4,4 @@ export * from './safetensors-node.js';
 export * from './hf-folder.js';
 export * from './gguf.js';
 export * from './gguf-node.js';
+export { writeFileAtomic } from './atomic-file-node.js';

@@ -3,8 +3,9 @@
  * `model.safetensors.index.json`, and write atomically (temporary file + rename, so a crash
  * never leaves a half-written checkpoint under the final name).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from './atomic-file-node.js';
 import type { Tensor } from '../tensor/index.js';
 import {
   parseSafetensorsIndex, serializeSafetensors, SafetensorsFile, ShardedSafetensors, type SerializeOptions,
@@ -26,19 +27,6 @@ export function readSafetensorsIndex(indexPath: string): ShardedSafetensors {
 /** Writes tensors to `path` atomically: to `path.<pid>.<n>.tmp`, fsync, then rename. */
 export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, opts: SerializeOptions = {}): void {
   const bytes = serializeSafetensors(tensors, opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${tmpCounter++}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileAtomic(path, bytes);
 }
 
-let tmpCounter = 0;

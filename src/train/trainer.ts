@@ -10,11 +10,11 @@
  * loader's generator state and the dropout generator's state, so the steps after a resume compute
  * the same numbers as the uninterrupted run. Evaluation draws no random numbers.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail, Generator, matmul, noGrad, randn, tidy, Tensor, type GeneratorState } from '../tensor/index.js';
 import type { Module } from '../nn/index.js';
-import { writeHfFolder } from '../formats/index.js';
+import { writeFileAtomic, writeHfFolder } from '../formats/index.js';
 import type { TrainConfig } from './config.js';
 import { Adam, AdamW, clipGradNorm, SGD, type Optimizer, type ParamGroup } from './optimizers.js';
 import { learningRate } from './schedule.js';
@@ -239,9 +239,7 @@ export class Trainer<B extends { tokens: number }> {
         return false; // a line cut by a kill
       }
     });
-    const tmp = `${this.metricsPath}.tmp`;
-    writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
-    renameSync(tmp, this.metricsPath);
+    writeFileAtomic(this.metricsPath, new TextEncoder().encode(kept.map((l) => `${l}\n`).join('')));
   }
 
   private record(rec: Record<string, unknown>): void {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../formats/index.js';
 import { basename, dirname } from 'node:path';
 import { lineChartSvg, type Series } from '../../analysis/line-chart.js';
 import { UsageError, type Command } from '../command.js';
@@ -26,11 +27,8 @@ function runName(path: string): string {
   return path.endsWith('metrics.jsonl') ? basename(dirname(path)) : basename(path);
 }
 
-/** Writes atomically: temp file, then rename. */
 function writeAtomic(path: string, bytes: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+  writeFileAtomic(path, typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
 }
 
 export const plot: Command = {
