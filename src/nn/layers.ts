@@ -1,5 +1,5 @@
 /** Basic layers: Linear, Embedding, LayerNorm, RMSNorm. Weights use PyTorch's layouts and inits. */
-import { ones, uniform, normal, zeros, type Generator, type Tensor } from '../tensor/index.js';
+import { ones, toBackendMemory, uniform, normal, zeros, type Generator, type Tensor } from '../tensor/index.js';
 import { embedding, layerNorm, linear, rmsNorm } from '../ops/index.js';
 import { Module } from './module.js';
 
@@ -34,7 +34,8 @@ export class Linear extends Module {
    * inference (quantizeModel, GGUF loading), which forward then runs through the fused kernel.
    */
   setWeight(t: Tensor): void {
-    this.setParameter('weight', t);
+    // kept for every forward pass: in the backend's memory, so the kernel reads it in place
+    this.setParameter('weight', toBackendMemory(t));
   }
 
   forward(x: Tensor): Tensor {

@@ -13,10 +13,10 @@
  */
 import {
   bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBFloat16Bits, float32ToFloat16Bits,
-  isComputeDType, isDType, type DType,
+  isComputeDType, isDType, storageLength, type DType,
 } from './dtype.js';
 import { fail, formatShape } from './errors.js';
-import { allocate, newStorage } from './storage.js';
+import { allocate, backendAllocates, isBackendBuffer, newStorage } from './storage.js';
 import { Tensor } from './tensor.js';
 import { cast, contiguous, readContiguous } from './primitives.js';
 
@@ -195,4 +195,28 @@ export function quantizedTensor(
   if (data.length !== expected) fail('quantizedTensor', `shape ${formatShape(shape)} needs ${expected} ${dtype} bytes, got ${data.length}`);
   if (scales.length !== size / blockSize) fail('quantizedTensor', `shape ${formatShape(shape)} with block size ${blockSize} needs ${size / blockSize} scales, got ${scales.length}`);
   return new Tensor(newStorage(data, dtype, false, { scales, blockSize }), shape);
+}
+
+/**
+ * `t` with its data (and block scales) in the backend's own memory, copied once if it lives
+ * elsewhere (a view into a file buffer, a plain typed array). Weights kept for many forward
+ * passes (GGUF / safetensors tensors in a stored format) should live there: a kernel reads
+ * backend memory in place and would otherwise copy the whole matrix in on every call. Without
+ * a backend allocator (the reference backend) `t` is returned as it is.
+ */
+export function toBackendMemory(t: Tensor): Tensor {
+  if (!backendAllocates()) return t;
+  const quant = t.storage.quant;
+  if (isBackendBuffer(t.storage.data) && (!quant || isBackendBuffer(quant.scales))) return t;
+  if (!t.isContiguous) fail('toBackendMemory', `a ${t.dtype} tensor must be contiguous to be copied (shape ${formatShape(t.shape)})`);
+  const first = storageLength(t.dtype, t.offset);
+  const length = storageLength(t.dtype, t.size);
+  const data = allocate(t.dtype, t.size, false);
+  data.set(t.storage.data.subarray(first, first + length) as never);
+  if (!quant) return new Tensor(newStorage(data, t.dtype), t.shape);
+  if (t.offset % quant.blockSize !== 0) fail('toBackendMemory', `offset ${t.offset} is not on a block of ${quant.blockSize}`);
+  const s0 = t.offset / quant.blockSize;
+  const scales = allocate('float32', t.size / quant.blockSize, false) as Float32Array;
+  scales.set(quant.scales.subarray(s0, s0 + scales.length));
+  return new Tensor(newStorage(data, t.dtype, true, { scales, blockSize: quant.blockSize }), t.shape);
 }

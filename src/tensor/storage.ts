@@ -126,6 +126,16 @@ export function registerBufferOwner(data: TypedArray, free: (data: TypedArray) =
   owners.set(data, free);
 }
 
+/** Whether `data` came from a backend's own allocator (wasm memory, read by kernels in place). */
+export function isBackendBuffer(data: TypedArray): boolean {
+  return owners.has(data);
+}
+
+/** Whether the current backend allocates buffers in memory of its own. */
+export function backendAllocates(): boolean {
+  return hasBackend() && getBackend().allocate !== undefined;
+}
+
 /**
  * A buffer for kernel output. `zero = false` is for kernels that overwrite every element;
  * a reused buffer then keeps stale values until written.
