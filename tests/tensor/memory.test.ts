@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   pool, tidy, keep, tensor, mul, sum, exp, randn, Generator, getBackend, setBackend, referenceBackend, type Backend,
+  fromTypedArray, isBackendBuffer, quantizedTensor, toBackendMemory,
   type WasmBackend,
 } from '../../src/index.js';
 
@@ -101,6 +102,27 @@ describe('eager memory release (wasm backend: tensors live in wasm memory)', () 
     const before = wasm().memoryStats().heapBytes;
     for (let i = 0; i < 20; i++) step();
     assert.equal(wasm().memoryStats().heapBytes, before);
+  });
+
+  it('toBackendMemory copies a plain-array weight (and its block scales) into wasm memory once, values unchanged', () => {
+    const values = Int8Array.from({ length: 128 }, (_, i) => ((i * 37) % 255) - 127);
+    const scales = Float32Array.from({ length: 4 }, (_, i) => 0.5 + i);
+    const plain = quantizedTensor('int8', values, scales, 32, [2, 64]);
+    assert.equal(isBackendBuffer(plain.storage.data), false);
+    const moved = toBackendMemory(plain);
+    assert.equal(isBackendBuffer(moved.storage.data), true);
+    assert.equal(isBackendBuffer(moved.storage.quant!.scales), true);
+    assert.deepEqual(Array.from(moved.storage.data as Int8Array), Array.from(values));
+    assert.deepEqual(Array.from(moved.storage.quant!.scales), Array.from(scales));
+    assert.deepEqual(moved.to('float32').toArray(), plain.to('float32').toArray());
+    assert.equal(toBackendMemory(moved), moved, 'a resident tensor is returned as it is');
+    // a view at an offset: only its own elements and scales are copied
+    const row1 = toBackendMemory(plain.narrow(0, 1, 1));
+    assert.deepEqual(Array.from(row1.storage.data as Int8Array), Array.from(values.subarray(64)));
+    assert.deepEqual(Array.from(row1.storage.quant!.scales), [2.5, 3.5]);
+    const f16 = toBackendMemory(fromTypedArray(Uint16Array.from([0x3c00, 0xc000, 0x3800]), [3], { dtype: 'float16' }));
+    assert.equal(isBackendBuffer(f16.storage.data), true);
+    assert.deepEqual(f16.to('float32').toArray(), [1, -2, 0.5]);
   });
 });
 
