@@ -2,7 +2,7 @@
 // with relaxed SIMD (fused multiply-add); the loader picks what the runtime supports.
 export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
-export { matvec, dequantRows, readSum } from './matvec';
+export { matvec, dequantRows, readSum, quantizeQ8Rows, dequantQ8Rows, matvecQ8 } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
 export { rope } from './rope';

@@ -336,3 +336,134 @@ export function readSum(p: usize, n: i32): f32 {
   for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
   return s;
 }
+
+// ---- llama.cpp's arithmetic for Q8_0 / Q4_0 weights -------------------------------------------
+// ggml-cpu multiplies a quantised weight row by activations that it first quantises to q8_0
+// blocks of 32 (quantize_row_q8_0, x86 path): amax = max |x| over the block, d = amax / 127
+// stored in half precision, q = round-half-even(x * (127 / amax)) (0 for an all-zero block).
+// A block's dot product is then an exact integer sum times d_w * d_x (ggml_vec_dot_q8_0_q8_0,
+// ggml_vec_dot_q4_0_q8_0). Integer multiply-adds need about half the SIMD work of widening
+// every weight to f32, which is where the decode matvec spends its time.
+
+// f32 -> nearest f16 (ties to even) -> f32, for block scales that GGUF stores in half precision.
+function roundToHalf(f: f32): f32 {
+  const x = reinterpret<u32>(f);
+  const sign = x & 0x80000000;
+  const a = x & 0x7fffffff;
+  if (a > 0x7f800000) return f; // NaN
+  if (a >= 0x477ff000) return reinterpret<f32>(sign | 0x7f800000); // rounds past 65504: Inf
+  if (a < 0x38800000) {
+    // f16 subnormal range: multiples of 2^-24, exact scaling, f32 nearest is ties-to-even
+    const v = reinterpret<f32>(a);
+    const r: f32 = nearest<f32>(v * <f32>16777216.0) / <f32>16777216.0;
+    return reinterpret<f32>(sign | reinterpret<u32>(r));
+  }
+  // normal: keep 10 mantissa bits, ties to even
+  const r = (a + 0xfff + ((a >> 13) & 1)) & ~0x1fff;
+  return reinterpret<f32>(sign | r);
+}
+
+/**
+ * x [rows, k] (k a multiple of 32) -> q8_0 blocks: q (int8, rows k) and d (f32 holding half
+ * values, rows k / 32), as ggml's quantize_row_q8_0.
+ */
+export function quantizeQ8Rows(x: usize, q: usize, d: usize, rows: i32, k: i32): void {
+  const blocks = rows * (k >> 5);
+  for (let i = 0; i < blocks; i++) {
+    const xp = x + (<usize>i << 7);
+    const v0 = v128.load(xp), v1 = v128.load(xp, 16), v2 = v128.load(xp, 32), v3 = v128.load(xp, 48);
+    const v4 = v128.load(xp, 64), v5 = v128.load(xp, 80), v6 = v128.load(xp, 96), v7 = v128.load(xp, 112);
+    let mx = f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3)));
+    mx = f32x4.max(mx, f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
+    const amax = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+    store<f32>(d + (<usize>i << 2), roundToHalf(amax / 127.0));
+    const s = f32x4.splat(amax != 0 ? <f32>127.0 / amax : 0);
+    const a = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, s))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, s))));
+    const b = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v2, s))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v3, s))));
+    const c = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v4, s))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v5, s))));
+    const e = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, s))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, s))));
+    const qp = q + (<usize>i << 5);
+    v128.store(qp, i8x16.narrow_i16x8_s(a, b));
+    v128.store(qp, i8x16.narrow_i16x8_s(c, e), 16);
+  }
+}
+
+/** q8_0 blocks back to f32 (d * q): the activations the prefill GEMM multiplies in this mode. */
+export function dequantQ8Rows(q: usize, d: usize, out: usize, rows: i32, k: i32): void {
+  const blocks = rows * (k >> 5);
+  for (let i = 0; i < blocks; i++) {
+    const s4 = f32x4.splat(load<f32>(d + (<usize>i << 2)));
+    const qp = q + (<usize>i << 5);
+    const o = out + (<usize>i << 7);
+    storeScaled16(v128.load(qp), s4, o);
+    storeScaled16(v128.load(qp, 16), s4, o + 64);
+  }
+}
+
+// Sum of 16 int8 products w[j] x[j], as i32x4 partial sums; every partial is exact (|w x| <=
+// 128 * 127, two of them fit an i16 lane before widening).
+// @ts-ignore: decorator
+@inline function dot16(w: v128, x: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(w, x), i16x8.extmul_high_i8x16_s(w, x)));
+}
+
+/**
+ * Rows [rowStart, rowEnd) of y[m, n] = x @ W^T with x given as q8_0 blocks (xq int8 [m, k], xd
+ * f32 [m, k / 32]) and W int8 (Q8_0) or int4 (Q4_0) with one f32 scale per blockSize elements
+ * (blockSize a multiple of 32).
+ */
+export function matvecQ8(
+  xq: usize, xd: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32, rowStart: i32, rowEnd: i32,
+): void {
+  const nb = k >> 5;
+  const per = blockSize >> 5; // q8 blocks per weight scale
+  const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>k;
+  const mask = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
+  for (let r = rowStart; r < rowEnd; r++) {
+    const wr = w + <usize>r * rowBytes;
+    const sr = scales + (<usize>(r * (k / blockSize)) << 2);
+    for (let mi = 0; mi < m; mi++) {
+      const xr = xq + <usize>(mi * k);
+      const dr = xd + (<usize>(mi * nb) << 2);
+      let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+      let b = 0;
+      for (; b + 1 < nb; b += 2) {
+        let w0: v128, w1: v128, w2: v128, w3: v128;
+        if (kind == W_I4) {
+          const p0 = v128.load(wr + (<usize>b << 4));
+          const p1 = v128.load(wr + (<usize>b << 4), 16);
+          w0 = i8x16.sub(v128.and(p0, mask), eight);
+          w1 = i8x16.sub(i8x16.shr_u(p0, 4), eight);
+          w2 = i8x16.sub(v128.and(p1, mask), eight);
+          w3 = i8x16.sub(i8x16.shr_u(p1, 4), eight);
+        } else {
+          const wp = wr + (<usize>b << 5);
+          w0 = v128.load(wp); w1 = v128.load(wp, 16); w2 = v128.load(wp, 32); w3 = v128.load(wp, 48);
+        }
+        const xp = xr + (<usize>b << 5);
+        const s0 = i32x4.add(dot16(w0, v128.load(xp)), dot16(w1, v128.load(xp, 16)));
+        const s1 = i32x4.add(dot16(w2, v128.load(xp, 32)), dot16(w3, v128.load(xp, 48)));
+        const d0 = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
+        const d1 = load<f32>(sr + (<usize>((b + 1) / per) << 2)) * load<f32>(dr + (<usize>(b + 1) << 2));
+        acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d0), acc0);
+        acc1 = madd(f32x4.convert_i32x4_s(s1), f32x4.splat(d1), acc1);
+      }
+      if (b < nb) {
+        let w0: v128, w1: v128;
+        if (kind == W_I4) {
+          const p0 = v128.load(wr + (<usize>b << 4));
+          w0 = i8x16.sub(v128.and(p0, mask), eight);
+          w1 = i8x16.sub(i8x16.shr_u(p0, 4), eight);
+        } else {
+          w0 = v128.load(wr + (<usize>b << 5)); w1 = v128.load(wr + (<usize>b << 5), 16);
+        }
+        const xp = xr + (<usize>b << 5);
+        const s0 = i32x4.add(dot16(w0, v128.load(xp)), dot16(w1, v128.load(xp, 16)));
+        const d0 = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
+        acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d0), acc0);
+      }
+      store<f32>(y + (<usize>(mi * n + r) << 2), hsum(f32x4.add(acc0, acc1)));
+    }
+  }
+}

@@ -303,6 +303,12 @@ export interface LoadGgufOptions {
    * norms are always float32.
    */
   keepQuantized?: boolean;
+  /**
+   * 'q8_0': Linear layers with Q8_0 / Q4_0 weights quantize their input to q8_0 blocks and sum
+   * integer products, as llama.cpp's CPU backend does (faster decode, llama.cpp's numbers);
+   * default 'float32' (the exact product with the dequantized weights).
+   */
+  activations?: 'float32' | 'q8_0';
 }
 
 /**
@@ -311,6 +317,9 @@ export interface LoadGgufOptions {
  * replaced by that stored tensor: same values, a quarter (Q8_0) or an eighth (Q4_0) of the bytes.
  */
 export function loadGgufModel(file: GgufFile, opts: LoadGgufOptions = {}): Extract<LoadedModel, { kind: 'decoder-only' }> {
+  if (opts.activations !== undefined && opts.activations !== 'float32' && opts.activations !== 'q8_0') {
+    fail('loadGgufModel', `activations must be 'float32' or 'q8_0', got '${String(opts.activations)}'`);
+  }
   const pretrained = ggufPretrained(file);
   const model = loadPretrained(pretrained);
   if (opts.keepQuantized ?? true) {
@@ -320,6 +329,8 @@ export function loadGgufModel(file: GgufFile, opts: LoadGgufOptions = {}): Extra
         const name = `${path}.weight`;
         if (!pretrained.weights.has(name) || pretrained.weights.info(name).typeName === 'F32') continue;
         m.setWeight(pretrained.weights.get(name));
+        const blocks = m.weight.dtype === 'int8' || m.weight.dtype === 'int4';
+        if (opts.activations === 'q8_0' && blocks && m.inFeatures % 32 === 0) m.activations = 'q8_0';
       }
     });
   }

@@ -15,6 +15,11 @@ export interface LinearOptions {
  */
 export class Linear extends Module {
   readonly bias: Tensor | null;
+  /**
+   * How an int8 / int4 weight meets its input: 'float32' (exact) or 'q8_0' (llama.cpp's
+   * arithmetic: the input quantized to q8_0 blocks, integer dot products). Float weights ignore it.
+   */
+  activations: 'float32' | 'q8_0' = 'float32';
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
     super();
@@ -39,7 +44,7 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias); // [..., out]
+    return linear(x, this.weight, this.bias, { activations: this.activations }); // [..., out]
   }
 }
 

@@ -32,6 +32,8 @@ export interface QuantizeModelOptions {
    * reported in `skipped`.
    */
   exclude?: (path: string) => boolean;
+  /** 'q8_0': quantized layers take llama.cpp's arithmetic (Linear.activations); default 'float32'. */
+  activations?: 'float32' | 'q8_0';
 }
 
 export interface QuantizeModelReport {
@@ -84,6 +86,8 @@ export function quantizationErrorBound(scheme: QuantScheme, scale: number): numb
  */
 export function quantizeModel(model: Module, opts: QuantizeModelOptions): QuantizeModelReport {
   if (!QUANT_SCHEMES.includes(opts.scheme)) fail('quantizeModel', `unknown scheme '${String(opts.scheme)}' (${QUANT_SCHEMES.join(', ')})`);
+  const activations = opts.activations ?? 'float32';
+  if (activations !== 'float32' && activations !== 'q8_0') fail('quantizeModel', `activations must be 'float32' or 'q8_0', got '${String(activations)}'`);
   const report: QuantizeModelReport = { quantized: [], skipped: [], bytesBefore: 0, bytesAfter: 0 };
   noGrad(() => {
     for (const [path, m] of model.namedModules()) {
@@ -106,6 +110,7 @@ export function quantizeModel(model: Module, opts: QuantizeModelOptions): Quanti
       report.bytesBefore += w.size * 4;
       report.bytesAfter += q.storage.nbytes;
       m.setWeight(q);
+      if (activations === 'q8_0' && m.inFeatures % 32 === 0 && q.storage.quant && q.storage.quant.blockSize % 32 === 0) m.activations = 'q8_0';
       report.quantized.push(path);
     }
   });

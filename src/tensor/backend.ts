@@ -109,7 +109,17 @@ export interface FusedAttention {
  * with per-block scales along K (the decode path: few rows, weights read once).
  */
 export interface FusedLinear {
-  forward(x: View, w: View, scales: QuantScales | null): TypedArray;
+  forward(x: View, w: View, scales: QuantScales | null, opts?: LinearKernelOptions): TypedArray;
+}
+
+/**
+ * How a quantized (int8 / int4) weight meets its input: 'float32' (default) multiplies the
+ * float input by the dequantized weights; 'q8_0' quantizes the input to q8_0 blocks of 32 first
+ * and sums integer products per block, as llama.cpp's CPU backend does (see
+ * tensor/convert.ts quantizeActivationsQ8 for the exact rule).
+ */
+export interface LinearKernelOptions {
+  activations?: 'float32' | 'q8_0';
 }
 
 /**

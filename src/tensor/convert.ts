@@ -220,3 +220,33 @@ export function toBackendMemory(t: Tensor): Tensor {
   scales.set(quant.scales.subarray(s0, s0 + scales.length));
   return new Tensor(newStorage(data, t.dtype, true, { scales, blockSize: quant.blockSize }), t.shape);
 }
+
+/** Round half to even (IEEE roundTiesToEven, as SIMD round-to-nearest does). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v); // ties toward +Infinity
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The activations llama.cpp multiplies quantized weights with: x [..., K] (K a multiple of 32)
+ * quantized to q8_0 blocks of 32 as ggml-cpu's quantize_row_q8_0 does on x86, and returned
+ * dequantized (float32 d * q, the values the integer dot product sums). Per block: amax =
+ * max |x|; d = amax / 127 rounded to half precision (the block stores f16); q =
+ * round-half-even(x * (127 / amax)) with 127 / amax in float32 (q = 0 for an all-zero block).
+ * The composed oracle of linear(..., { activations: 'q8_0' }).
+ */
+export function quantizeActivationsQ8(x: Tensor): Tensor {
+  const k = x.shape[x.ndim - 1] ?? 0;
+  if (x.dtype !== 'float32') fail('quantizeActivationsQ8', `input must be float32, got ${x.dtype}`);
+  if (k % 32 !== 0) fail('quantizeActivationsQ8', `the last dimension (${k}) must be a multiple of 32, the q8_0 block`);
+  const src = readContiguous(contiguous(x)) as Float32Array;
+  const out = allocate('float32', src.length, false) as Float32Array;
+  for (let b = 0; b < src.length; b += 32) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b + j]!));
+    const d = float16BitsToFloat32(float32ToFloat16Bits(Math.fround(amax / 127)));
+    const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+    for (let j = 0; j < 32; j++) out[b + j] = Math.fround(d * roundHalfEven(Math.fround(src[b + j]! * id)));
+  }
+  return new Tensor(newStorage(out, 'float32'), x.shape);
+}

@@ -10,4 +10,4 @@ export { GradNode, noGrad, isGradEnabled, recordOp, backward, type GradRule, typ
 export { tidy, keep } from './scope.js';
 export * from './creation.js';
 export * from './primitives.js';
-export { toDType, quantizeInt8, quantizeInt4, quantizedTensor, toBackendMemory, int4At, type QuantizeOptions } from './convert.js';
+export { toDType, quantizeInt8, quantizeInt4, quantizedTensor, quantizeActivationsQ8, toBackendMemory, int4At, type QuantizeOptions } from './convert.js';

@@ -4,10 +4,14 @@
  * reads it once. Prefill (many rows): rows of W are dequantised to float32 a chunk at a time
  * and multiplied with the GEMM kernel, whose register blocking the matvec loop lacks; the
  * chunk bounds the scratch to a few MB whatever the matrix size.
+ *
+ * With activations 'q8_0' (int8/int4 weights; llama.cpp's arithmetic) x is first quantised to
+ * q8_0 blocks; decode then runs integer dot products (matvecQ8), prefill multiplies the
+ * dequantised blocks (d * q) with the GEMM kernel, which is the same sum up to float rounding.
  */
-import { fail, sizeOf, storageLength, type FusedLinear, type QuantScales, type View } from '../../tensor/index.js';
+import { fail, sizeOf, storageLength, type FusedLinear, type LinearKernelOptions, type QuantScales, type View } from '../../tensor/index.js';
 import { resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
-import { JOB_DEQUANT, JOB_MATVEC, type ThreadPool } from './pool.js';
+import { JOB_DEQUANT, JOB_MATVEC, JOB_MATVEC_Q8, type ThreadPool } from './pool.js';
 import { gemmResident } from './matmul.js';
 
 const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3, int4: 4 } as const;
@@ -31,7 +35,7 @@ function place(rt: WasmRuntime, data: ArrayBufferView & ArrayLike<number>, offse
 
 export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc): FusedLinear {
   return {
-    forward(x: View, w: View, scales: QuantScales | null) {
+    forward(x: View, w: View, scales: QuantScales | null, opts: LinearKernelOptions = {}) {
       const [n, k] = w.shape as [number, number];
       const m = sizeOf(x.shape) / k;
       const dtype = w.dtype as keyof typeof KIND;
@@ -52,6 +56,22 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           ? place(rt, w.data, w.offset / 2, storageLength('int4', n * k), 1)
           : place(rt, w.data, w.offset, n * k, ELEM[dtype]);
         const y = resultF32(rt, alloc, m * n);
+        if (quant && opts.activations === 'q8_0') {
+          if (k % 32 !== 0 || blockSize % 32 !== 0) fail('linear', `q8_0 activations need rows and weight blocks that are multiples of 32 (row ${k}, block ${blockSize})`);
+          const xq = rt.alloc(m * k);
+          const xd = rt.alloc((m * k) / 8); // one f32 per 32
+          rt.exports.quantizeQ8Rows(xp, xq, xd, m, k);
+          if (m >= GEMM_MIN_ROWS) {
+            const xf = rt.alloc(m * k * 4);
+            rt.exports.dequantQ8Rows(xq, xd, xf, m, k);
+            prefill(rt, pool, xf, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, dtype === 'int4' ? k / 2 : k);
+          } else if (n * k < MIN_THREADED || pool.size === 1) {
+            rt.exports.matvecQ8(xq, xd, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n);
+          } else {
+            pool.run(JOB_MATVEC_Q8, [xq, xd, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize]);
+          }
+          return y.done();
+        }
         if (m >= GEMM_MIN_ROWS) {
           prefill(rt, pool, xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, dtype === 'int4' ? k / 2 : k * ELEM[dtype]);
           return y.done();

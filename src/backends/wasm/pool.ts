@@ -23,6 +23,7 @@ export const JOB_ATTN_BWD = 3;
 export const JOB_MATVEC = 4;
 export const JOB_READ = 5;
 export const JOB_DEQUANT = 6;
+export const JOB_MATVEC_Q8 = 7;
 /** Word where thread t leaves a float result (JOB_READ). */
 export const RESULTS = 40;
 
@@ -53,6 +54,11 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       const [s, end] = share(a(9));
       // a(10): whether the kernel may use the thread's work buffer to dequantise weight rows
       if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0);
+      break;
+    }
+    case JOB_MATVEC_Q8: {
+      const [s, end] = share(a(6));
+      if (s < end) e.matvecQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), s, end);
       break;
     }
     case JOB_DEQUANT: {

@@ -73,6 +73,12 @@ export interface KernelExports {
   ): void;
   readSum(p: number, n: number): number;
   dequantRows(w: number, scales: number, out: number, k: number, kind: number, blockSize: number, rowStart: number, rowEnd: number): void;
+  quantizeQ8Rows(x: number, q: number, d: number, rows: number, k: number): void;
+  dequantQ8Rows(q: number, d: number, out: number, rows: number, k: number): void;
+  matvecQ8(
+    xq: number, xd: number, w: number, scales: number, y: number, m: number, n: number, k: number, kind: number, blockSize: number,
+    rowStart: number, rowEnd: number,
+  ): void;
   unaryF32(op: number, x: number, y: number, n: number): void;
   binaryF32(op: number, a: number, b: number, y: number, n: number, layout: number, inner: number): void;
   softmaxForward(x: number, y: number, rows: number, c: number, log: number): void;
