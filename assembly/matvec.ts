@@ -418,52 +418,50 @@ export function matvecQ8(
   const nb = k >> 5;
   const per = blockSize >> 5; // q8 blocks per weight scale
   const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>k;
-  const mask = i8x16.splat(0x0f);
-  const eight = i8x16.splat(8);
   for (let r = rowStart; r < rowEnd; r++) {
     const wr = w + <usize>r * rowBytes;
     const sr = scales + (<usize>(r * (k / blockSize)) << 2);
     for (let mi = 0; mi < m; mi++) {
       const xr = xq + <usize>(mi * k);
       const dr = xd + (<usize>(mi * nb) << 2);
-      let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-      let b = 0;
-      for (; b + 1 < nb; b += 2) {
-        let w0: v128, w1: v128, w2: v128, w3: v128;
-        if (kind == W_I4) {
-          const p0 = v128.load(wr + (<usize>b << 4));
-          const p1 = v128.load(wr + (<usize>b << 4), 16);
-          w0 = i8x16.sub(v128.and(p0, mask), eight);
-          w1 = i8x16.sub(i8x16.shr_u(p0, 4), eight);
-          w2 = i8x16.sub(v128.and(p1, mask), eight);
-          w3 = i8x16.sub(i8x16.shr_u(p1, 4), eight);
-        } else {
-          const wp = wr + (<usize>b << 5);
-          w0 = v128.load(wp); w1 = v128.load(wp, 16); w2 = v128.load(wp, 32); w3 = v128.load(wp, 48);
-        }
-        const xp = xr + (<usize>b << 5);
-        const s0 = i32x4.add(dot16(w0, v128.load(xp)), dot16(w1, v128.load(xp, 16)));
-        const s1 = i32x4.add(dot16(w2, v128.load(xp, 32)), dot16(w3, v128.load(xp, 48)));
-        const d0 = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
-        const d1 = load<f32>(sr + (<usize>((b + 1) / per) << 2)) * load<f32>(dr + (<usize>(b + 1) << 2));
-        acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d0), acc0);
-        acc1 = madd(f32x4.convert_i32x4_s(s1), f32x4.splat(d1), acc1);
-      }
-      if (b < nb) {
-        let w0: v128, w1: v128;
-        if (kind == W_I4) {
-          const p0 = v128.load(wr + (<usize>b << 4));
-          w0 = i8x16.sub(v128.and(p0, mask), eight);
-          w1 = i8x16.sub(i8x16.shr_u(p0, 4), eight);
-        } else {
-          w0 = v128.load(wr + (<usize>b << 5)); w1 = v128.load(wr + (<usize>b << 5), 16);
-        }
-        const xp = xr + (<usize>b << 5);
-        const s0 = i32x4.add(dot16(w0, v128.load(xp)), dot16(w1, v128.load(xp, 16)));
-        const d0 = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
-        acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d0), acc0);
-      }
-      store<f32>(y + (<usize>(mi * n + r) << 2), hsum(f32x4.add(acc0, acc1)));
+      const total = kind == W_I4 ? dotQ8Row(wr, sr, xr, dr, nb, per, true) : dotQ8Row(wr, sr, xr, dr, nb, per, false);
+      store<f32>(y + (<usize>(mi * n + r) << 2), total);
     }
   }
+}
+
+// Weights of q8 block b of a row (32 elements) as two int8x16 vectors.
+// @ts-ignore: decorator
+@inline function q8Weights(wr: usize, b: i32, int4: bool, half: i32): v128 {
+  if (int4) {
+    // Q4_0: byte j holds element j (low nibble) and j + 16 (high nibble), each as q + 8
+    const p = v128.load(wr + (<usize>b << 4));
+    return half == 0 ? i8x16.sub(v128.and(p, i8x16.splat(0x0f)), i8x16.splat(8)) : i8x16.sub(i8x16.shr_u(p, 4), i8x16.splat(8));
+  }
+  return v128.load(wr + (<usize>b << 5) + (<usize>half << 4));
+}
+
+// One weight row against one q8 activation row: sum over blocks of d_w d_x sum(q_w q_x).
+// @ts-ignore: decorator
+@inline function dotQ8Row(wr: usize, sr: usize, xr: usize, dr: usize, nb: i32, per: i32, int4: bool): f32 {
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  let b = 0;
+  if (per == 1) {
+    // one weight scale per q8 block (Q8_0, Q4_0): scales walk with the blocks
+    for (; b + 1 < nb; b += 2) {
+      const xp = xr + (<usize>b << 5);
+      const s0 = i32x4.add(dot16(q8Weights(wr, b, int4, 0), v128.load(xp)), dot16(q8Weights(wr, b, int4, 1), v128.load(xp, 16)));
+      const s1 = i32x4.add(dot16(q8Weights(wr, b + 1, int4, 0), v128.load(xp, 32)), dot16(q8Weights(wr, b + 1, int4, 1), v128.load(xp, 48)));
+      const sb = <usize>b << 2;
+      acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(load<f32>(sr + sb) * load<f32>(dr + sb)), acc0);
+      acc1 = madd(f32x4.convert_i32x4_s(s1), f32x4.splat(load<f32>(sr + sb, 4) * load<f32>(dr + sb, 4)), acc1);
+    }
+  }
+  for (; b < nb; b++) {
+    const xp = xr + (<usize>b << 5);
+    const s0 = i32x4.add(dot16(q8Weights(wr, b, int4, 0), v128.load(xp)), dot16(q8Weights(wr, b, int4, 1), v128.load(xp, 16)));
+    const d = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
+    acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d), acc0);
+  }
+  return hsum(f32x4.add(acc0, acc1));
 }

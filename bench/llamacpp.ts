@@ -112,8 +112,8 @@ async function llamaCpp(path: string): Promise<Figures> {
   return { prefill, decode, decoded };
 }
 
-async function ours(path: string): Promise<Figures> {
-  const { model: loaded, config: cfg } = loadModelFile(path);
+async function ours(path: string, activations: 'float32' | 'q8_0'): Promise<Figures> {
+  const { model: loaded, config: cfg } = loadModelFile(path, { activations });
   const model = generativeModel(loaded, { config: cfg, eosTokenIds: [] });
   let prefill = 0;
   let decode = 0;
@@ -134,17 +134,23 @@ async function ours(path: string): Promise<Figures> {
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, Node ${process.version}, attn backend ${getBackend().name}, threads ${threads} (both)`);
 console.log(`model: LLaMA-style, ${(params / 1e6).toFixed(1)}M parameters (14 layers, hidden 768, 12 heads / 4 KV heads, SwiGLU 2048, vocab ${vocab}, untied head), random weights`);
 console.log(`prompt ${promptLen} tokens (prefill in one batch); decode ${decodeLen} greedy tokens; best of ${reps} after a warm-up run\n`);
-console.log(`${'precision'.padEnd(10)} ${'phase'.padEnd(8)} ${'attn tok/s'.padStart(11)} ${'llama.cpp tok/s'.padStart(16)} ${'ratio'.padStart(7)}`);
+console.log(`${'precision'.padEnd(36)} ${'phase'.padEnd(8)} ${'attn tok/s'.padStart(11)} ${'llama.cpp tok/s'.padStart(16)} ${'ratio'.padStart(7)}`);
 const lines: string[] = [];
 for (const fileType of precisions) {
   const path = files.get(fileType)!;
   const theirs = await llamaCpp(path);
-  const mine = await ours(path);
-  if (theirs.decoded !== decodeLen || mine.decoded !== decodeLen) console.log(`  (decoded tokens: attn ${mine.decoded}, llama.cpp ${theirs.decoded})`);
-  for (const phase of ['prefill', 'decode'] as const) {
-    const ratio = mine[phase] / theirs[phase];
-    console.log(`${fileType.padEnd(10)} ${phase.padEnd(8)} ${mine[phase].toFixed(1).padStart(11)} ${theirs[phase].toFixed(1).padStart(16)} ${ratio.toFixed(3).padStart(7)}`);
-    lines.push(JSON.stringify({ bench: `llamacpp-${fileType}-${phase}`, ours: +mine[phase].toFixed(2), peer: +theirs[phase].toFixed(2), ratio: +ratio.toFixed(4), unit: 'tokens/s (peer: llama.cpp via node-llama-cpp)' }));
+  // f32: one arithmetic. q8_0: llama.cpp quantizes activations to q8_0 blocks; attn runs both
+  // that (same precision, the headline ratio) and its exact float-activation default.
+  const modes: ['float32' | 'q8_0', string][] = fileType === 'f32' ? [['float32', '']] : [['q8_0', ''], ['float32', '-exact']];
+  for (const [activations, suffix] of modes) {
+    const mine = await ours(path, activations);
+    if (theirs.decoded !== decodeLen || mine.decoded !== decodeLen) console.log(`  (decoded tokens: attn ${mine.decoded}, llama.cpp ${theirs.decoded})`);
+    const label = `${fileType}${suffix ? ' (attn float activations)' : fileType === 'f32' ? '' : ' (q8_0 activations, as llama.cpp)'}`;
+    for (const phase of ['prefill', 'decode'] as const) {
+      const ratio = mine[phase] / theirs[phase];
+      console.log(`${label.padEnd(36)} ${phase.padEnd(8)} ${mine[phase].toFixed(1).padStart(11)} ${theirs[phase].toFixed(1).padStart(16)} ${ratio.toFixed(3).padStart(7)}`);
+      lines.push(JSON.stringify({ bench: `llamacpp-${fileType}${suffix}-${phase}`, ours: +mine[phase].toFixed(2), peer: +theirs[phase].toFixed(2), ratio: +ratio.toFixed(4), unit: 'tokens/s (peer: llama.cpp via node-llama-cpp)' }));
+    }
   }
 }
 console.log('');

@@ -1,7 +1,9 @@
 /**
- * Decode matrix-vector bandwidth: y = x W^T with W [4096, 4096] in f32, f16 and int8 (blocks of
- * 32 with f32 scales), one token (M = 1), all threads; the yardstick is a plain read of a
- * resident buffer of the same size as the f32 weights, measured in the same run.
+ * Decode matrix-vector bandwidth: y = x W^T with W [4096, 4096] in f32, f16, int8 (blocks of
+ * 32 with f32 scales) and int4 (q4_0 blocks), one token (M = 1), all threads; the yardstick is a
+ * plain read of a resident buffer of the same size as the f32 weights, measured in the same run.
+ * The int8/int4 rows run twice: with float activations (exact, dequantising every weight to f32)
+ * and with q8_0 activations (llama.cpp's arithmetic: integer dot products per block).
  *
  *   npm run bench -- matvec [--size 4096]
  *
@@ -9,7 +11,7 @@
  * {"bench","ours","peer","ratio"} where peer is the plain-read bandwidth.
  */
 import { cpus } from 'node:os';
-import { Generator, getBackend, linear, quantizeInt8, randn, type WasmBackend } from '../src/index.js';
+import { Generator, getBackend, linear, quantizeInt4, quantizeInt8, randn, type LinearKernelOptions, type WasmBackend } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const size = args.includes('--size') ? Number(args[args.indexOf('--size') + 1]) : 4096;
@@ -35,17 +37,23 @@ const readSecs = best(() => be.readBandwidthProbe(w32.storage.data as Float32Arr
 const readGBs = readBytes / readSecs / 1e9;
 console.log(`plain read of ${(readBytes / 2 ** 20).toFixed(0)} MiB: ${readGBs.toFixed(2)} GB/s\n`);
 
-const formats: [string, ReturnType<typeof randn>, number][] = [
-  ['f32', w32, size * size * 4],
-  ['f16', w32.to('float16'), size * size * 2],
-  ['int8', quantizeInt8(w32, { blockSize: 32 }), size * size + (size * size / 32) * 4],
+const int8 = quantizeInt8(w32, { blockSize: 32, scaleFormat: 'float16' });
+const int4 = quantizeInt4(w32, { blockSize: 32, scaleFormat: 'float16' });
+const q8: LinearKernelOptions = { activations: 'q8_0' };
+const formats: [string, ReturnType<typeof randn>, number, LinearKernelOptions][] = [
+  ['f32', w32, size * size * 4, {}],
+  ['f16', w32.to('float16'), size * size * 2, {}],
+  ['int8', int8, size * size + (size * size / 32) * 4, {}],
+  ['int8-q8act', int8, size * size + (size * size / 32) * 4, q8],
+  ['int4', int4, size * size / 2 + (size * size / 32) * 4, {}],
+  ['int4-q8act', int4, size * size / 2 + (size * size / 32) * 4, q8],
 ];
 const lines: string[] = [];
-console.log(`${'weights'.padEnd(8)} ${'MiB'.padStart(7)} ${'ms/token'.padStart(9)} ${'GB/s'.padStart(7)} ${'of read'.padStart(8)}`);
-for (const [name, w, bytes] of formats) {
-  const secs = best(() => linear(x, w).dispose());
+console.log(`${'weights'.padEnd(11)} ${'MiB'.padStart(7)} ${'ms/token'.padStart(9)} ${'GB/s'.padStart(7)} ${'of read'.padStart(8)}`);
+for (const [name, w, bytes, opts] of formats) {
+  const secs = best(() => linear(x, w, null, opts).dispose());
   const gbs = bytes / secs / 1e9;
-  console.log(`${name.padEnd(8)} ${(bytes / 2 ** 20).toFixed(1).padStart(7)} ${(secs * 1000).toFixed(2).padStart(9)} ${gbs.toFixed(2).padStart(7)} ${((100 * gbs) / readGBs).toFixed(1).padStart(7)}%`);
+  console.log(`${name.padEnd(11)} ${(bytes / 2 ** 20).toFixed(1).padStart(7)} ${(secs * 1000).toFixed(2).padStart(9)} ${gbs.toFixed(2).padStart(7)} ${((100 * gbs) / readGBs).toFixed(1).padStart(7)}%`);
   lines.push(JSON.stringify({ bench: `matvec-${name}-${size}`, ours: +gbs.toFixed(3), peer: +readGBs.toFixed(3), ratio: +(gbs / readGBs).toFixed(4), unit: 'GB/s (peer: plain read)' }));
 }
 console.log('');
