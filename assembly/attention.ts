@@ -86,7 +86,7 @@ export function attnForward(
   hq: i32, hkv: i32, tq: i32, tk: i32, d: i32, dv: i32, sc: f32, causal: i32, window: i32,
   bias: usize, sb: i32, sh: i32, si: i32, sj: i32,
   ksb: i32, ksh: i32, vsb: i32, vsh: i32,
-  itemStart: i32, itemEnd: i32, work: usize,
+  itemStart: i32, itemEnd: i32, work: usize, stats: usize,
 ): void {
   const s = work; // BC scores
   const group = hq / hkv;
@@ -108,6 +108,7 @@ export function attnForward(
     const j1 = keyEnd(pos, tk, causal, window);
     let m: f32 = -Infinity;
     let l: f32 = 0;
+    let ps: f32 = 0; // sum of exp(s - m) * s, rescaled with l (for the row entropy)
     for (let jb = j0; jb < j1; jb += BC) {
       const je = min(jb + BC, j1);
       let bm: f32 = -Infinity;
@@ -121,20 +122,31 @@ export function attnForward(
       if (mNew == -Infinity) continue; // everything so far is masked
       if (mNew > m) {
         const alpha = m == -Infinity ? <f32>0 : Mathf.exp(m - mNew);
+        // sum p (s - mNew) = alpha (sum p (s - m) + (m - mNew) l); nothing before the first key
+        ps = m == -Infinity ? <f32>0 : alpha * (ps + (m - mNew) * l);
         l *= alpha;
         scale(o, alpha, dv);
         m = mNew;
       }
       for (let j = jb; j < je; j++) {
-        const p = Mathf.exp(load<f32>(s + (<usize>(j - jb) << 2)) - m);
+        const x = load<f32>(s + (<usize>(j - jb) << 2));
+        const p = Mathf.exp(x - m);
         if (p == 0) continue;
         l += p;
+        if (stats) ps += p * (x - m);
         axpy(o, vb + (<usize>(j * dv) << 2), p, dv);
       }
     }
     // l == 0 (a fully masked row) gives NaN, as softmax over all -inf does in PyTorch
     scale(o, <f32>1 / l, dv);
-    store<f32>(lse + (<usize>item << 2), m + Mathf.log(l));
+    const logL = Mathf.log(l);
+    store<f32>(lse + (<usize>item << 2), m + logL);
+    if (stats) {
+      // max_j p_j = exp(m - lse) = 1 / l; entropy -sum p log p = log l - sum p (s - m)
+      const st = stats + (<usize>item << 3);
+      store<f32>(st, <f32>1 / l);
+      store<f32>(st, logL - ps / l, 4);
+    }
   }
 }
 

@@ -8,9 +8,10 @@
  * [Tq, Tk] scores) it runs that; the composed version below is its fallback and test oracle.
  */
 import {
-  add, arange, compare, full, contiguous, expand, fail, formatShape, fromBuffer, isFloat, matmul, mul, recordOp, reshape,
-  transpose, where, logicalAnd, sub, type AttentionSpec, type Generator, type Tensor,
+  add, arange, compare, full, contiguous, expand, fail, formatShape, fromBuffer, isFloat, log, matmul, mul, neg, recordOp, reshape,
+  sum, transpose, where, logicalAnd, sub, type AttentionSpec, type Generator, type Tensor,
 } from '../tensor/index.js';
+import { max } from './reductions.js';
 import { dropout } from './dropout.js';
 import { fusedKernel } from './fused.js';
 import { softmax } from './softmax.js';
@@ -42,6 +43,43 @@ export interface AttentionOptions {
  * Hq must be a multiple of Hkv (query head h uses KV head floor(h / (Hq / Hkv))).
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const { scale, window } = checkAttention(q, k, v, opts);
+  const p = opts.dropout ?? 0;
+  if (!(p >= 0 && p < 1)) fail('attention', `dropout must be in [0, 1), got ${p}`);
+  if (p === 0 && canFuse(q, k, v, opts)) return fusedAttention(q, k, v, opts, scale, window);
+  return composedAttention(q, k, v, opts, scale, window);
+}
+
+/** Per query row of attention: its largest weight and the entropy (nats) of its weights. */
+export interface AttentionStats {
+  /** [..., Hq, Tq]: max_j p_ij (1 for a row that attends one key, 1 / Tk for a uniform row). */
+  maxWeight: Tensor;
+  /** [..., Hq, Tq]: -sum_j p_ij log p_ij (0 for one key, log Tk for a uniform row). */
+  entropy: Tensor;
+}
+
+/**
+ * Row statistics of the attention weights softmax(q k^T * scale + mask) without materialising
+ * them when the backend has the fused kernel: it keeps, beside the online softmax's running max
+ * m and normaliser l, the running sum of p (s - m), so max weight = 1 / l and entropy =
+ * log l - sum p (s - m) / l at the end of each row. The composed fallback (and oracle) computes
+ * them from the materialised weights. Same arguments as scaledDotProductAttention (no dropout).
+ */
+export function attentionStats(q: Tensor, k: Tensor, v: Tensor, opts: Omit<AttentionOptions, 'dropout' | 'generator'> = {}): AttentionStats {
+  const { scale, window } = checkAttention(q, k, v, opts);
+  if (canFuse(q, k, v, opts)) {
+    const { kernel, spec, qc, ks, vs, biasView, kvStrides } = fusedInputs(q, k, v, opts, scale, window);
+    const r = kernel.forward(qc.view('attention'), ks.view('attention'), vs.view('attention'), biasView, { ...spec, kvStrides, stats: true });
+    const st = fromBuffer(r.stats!, 'float32', [spec.batch, spec.headsQ, spec.tq, 2]); // [B, Hq, Tq, (max, entropy)]
+    return { maxWeight: contiguous(st.narrow(3, 0, 1).squeeze(3)), entropy: contiguous(st.narrow(3, 1, 1).squeeze(3)) };
+  }
+  const weights = attentionWeightsComposed(q, k, opts, scale, window); // [..., Tq, Tk]
+  const plogp = where(compare('gt', weights, 0), mul(weights, log(weights)), 0);
+  return { maxWeight: max(weights, -1), entropy: neg(sum(plogp, -1)) };
+}
+
+/** Shape checks shared by attention and its statistics; the resolved scale and window. */
+function checkAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): { scale: number; window: number } {
   const nd = q.ndim;
   if (nd < 2 || k.ndim !== nd || v.ndim !== nd) {
     fail('attention', `query ${formatShape(q.shape)}, key ${formatShape(k.shape)} and value ${formatShape(v.shape)} must have the same rank >= 2`);
@@ -56,14 +94,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   const window = opts.window ?? 0;
   if (!(Number.isInteger(window) && window >= 0)) fail('attention', `window must be a non-negative integer, got ${window}`);
-  const scale = opts.scale ?? 1 / Math.sqrt(d);
-  const p = opts.dropout ?? 0;
-  if (!(p >= 0 && p < 1)) fail('attention', `dropout must be in [0, 1), got ${p}`);
-  const fused = fusedKernel('attention');
-  if (fused && p === 0 && nd === 4 && q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' && !opts.mask?.requiresGrad) {
-    return fusedAttention(q, k, v, opts, scale, window);
-  }
-  return composedAttention(q, k, v, opts, scale, window);
+  return { scale: opts.scale ?? 1 / Math.sqrt(d), window };
+}
+
+function canFuse(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): boolean {
+  return fusedKernel('attention') !== undefined && q.ndim === 4 && q.dtype === 'float32' && k.dtype === 'float32' && v.dtype === 'float32' && !opts.mask?.requiresGrad;
 }
 
 /** Bool [Tq, Tk]: which keys each query row may attend under causal / window masking. */
@@ -97,19 +132,25 @@ export function repeatKv(x: Tensor, group: number): Tensor {
   return reshape(e, [...s.slice(0, nd - 3), s[nd - 3]! * group, s[nd - 2]!, s[nd - 1]!]); // [..., Hq, T, D]
 }
 
-function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+/** softmax(q k^T * scale + masks) materialised: [..., Hq, Tq, Tk]. */
+function attentionWeightsComposed(q: Tensor, k: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
   const nd = q.ndim;
   const group = nd >= 3 ? q.shape[nd - 3]! / k.shape[nd - 3]! : 1;
   const kk = repeatKv(k, group);
-  const vv = repeatKv(v, group);
   let scores = mul(matmul(q, transpose(kk, -2, -1)), scale); // [..., Tq, Tk]
   const tq = q.shape[nd - 2]!;
   const tk = k.shape[nd - 2]!;
   if (opts.causal || window) scores = where(attentionMask(tq, tk, { causal: opts.causal ?? false, window }), scores, -Infinity);
   if (opts.mask) scores = opts.mask.dtype === 'bool' ? where(opts.mask, scores, -Infinity) : add(scores, opts.mask);
-  let weights = softmax(scores, -1); // [..., Tq, Tk]
+  return softmax(scores, -1); // [..., Tq, Tk]
+}
+
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+  const nd = q.ndim;
+  const group = nd >= 3 ? q.shape[nd - 3]! / k.shape[nd - 3]! : 1;
+  let weights = attentionWeightsComposed(q, k, opts, scale, window); // [..., Tq, Tk]
   if (opts.dropout) weights = dropout(weights, opts.dropout, opts.generator ? { generator: opts.generator } : {});
-  return matmul(weights, vv); // [..., Tq, Dv]
+  return matmul(weights, repeatKv(v, group)); // [..., Tq, Dv]
 }
 
 /** [B, H, T, D] with each head's T x D block row-major (any batch and head strides). */
@@ -118,7 +159,8 @@ function rowContiguous(t: Tensor): boolean {
   return (t.strides[3] === 1 || d === 1) && (t.strides[2] === d || rows === 1);
 }
 
-function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+/** The fused kernel's inputs: contiguous q, k/v read in place where their rows are contiguous, the bias. */
+function fusedInputs(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number) {
   const kernel = fusedKernel('attention')!;
   const [b, hq, tq, d] = q.shape as [number, number, number, number];
   const [, hkv, tk] = k.shape as [number, number, number, number];
@@ -137,6 +179,13 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions,
   const [ks, vs] = [rowContiguous(k) ? k : contiguous(k), rowContiguous(v) ? v : contiguous(v)];
   const kvStrides = { key: [ks.strides[0]!, ks.strides[1]!] as [number, number], value: [vs.strides[0]!, vs.strides[1]!] as [number, number] };
   const biasView = bias ? bias.view('attention') : null;
+  return { kernel, spec, qc, ks, vs, biasView, kvStrides };
+}
+
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, window: number): Tensor {
+  const { kernel, spec, qc, ks, vs, biasView, kvStrides } = fusedInputs(q, k, v, opts, scale, window);
+  const [b, hq, tq] = [spec.batch, spec.headsQ, spec.tq];
+  const dv = spec.valueDim;
   const r = kernel.forward(qc.view('attention'), ks.view('attention'), vs.view('attention'), biasView, { ...spec, kvStrides });
   const out = fromBuffer(r.out, 'float32', [b, hq, tq, dv]);
   const lse = fromBuffer(r.lse, 'float32', [b, hq, tq]);

@@ -84,6 +84,8 @@ export interface AttentionSpec {
   causal: boolean;
   /** 0 for none; else keys with |position - j| < window (only the past when causal). */
   window: number;
+  /** Forward only: also return each row's largest weight and entropy (nats) of its weights. */
+  stats?: boolean;
   /**
    * Forward only: element strides [batch, head] of k and v when their rows are contiguous but
    * their heads are not packed (a view of the first Tk rows of a preallocated KV cache); absent
@@ -98,7 +100,8 @@ export interface AttentionSpec {
  * through its strides. forward returns out [B, Hq, Tq, Dv] and the per-row log-sum-exp.
  */
 export interface FusedAttention {
-  forward(q: View, k: View, v: View, bias: View | null, spec: AttentionSpec): { out: TypedArray; lse: TypedArray };
+  /** With spec.stats, also per query row [max weight, entropy] ([B, Hq, Tq, 2]). */
+  forward(q: View, k: View, v: View, bias: View | null, spec: AttentionSpec): { out: TypedArray; lse: TypedArray; stats?: TypedArray };
   backward(
     q: View, k: View, v: View, bias: View | null, out: View, lse: View, gOut: View, spec: AttentionSpec,
   ): { gq: TypedArray; gk: TypedArray; gv: TypedArray };

@@ -103,3 +103,54 @@ describe('fused attention vs the composed oracle', () => {
     assert.throws(() => A.scaledDotProductAttention(A.ones([1, 1, 2, 4]), A.ones([1, 1, 2, 5]), A.ones([1, 1, 2, 4])), /attention: query \[1,1,2,4\] and key \[1,1,2,5\] head dims differ/);
   });
 });
+
+describe('attention statistics without the weight matrix (max weight, entropy per row)', () => {
+  /** Float64 oracle straight from the definition, over the materialised weights of the composed path. */
+  function oracle(q: Tensor, k: Tensor, v: Tensor, opts: A.AttentionOptions): { max: number[]; entropy: number[] } {
+    const w = withoutFused(() => {
+      // the composed attention of a one-hot value matrix per key returns the weights themselves
+      const tk = k.shape[2]!;
+      const eye = A.expand(A.eye(tk).reshape(1, 1, tk, tk), [k.shape[0]!, k.shape[1]!, tk, tk]);
+      return [...A.scaledDotProductAttention(q.to('float64'), k.to('float64'), eye.to('float64'), { ...opts, ...(opts.mask && opts.mask.dtype !== 'bool' ? { mask: opts.mask.to('float64') } : {}) }).toTypedArray()];
+    });
+    void v;
+    const tk = k.shape[2]!;
+    const max: number[] = [];
+    const entropy: number[] = [];
+    for (let r = 0; r < w.length / tk; r++) {
+      const row = w.slice(r * tk, (r + 1) * tk);
+      max.push(Math.max(...row));
+      entropy.push(-row.reduce((s, p) => s + (p > 0 ? p * Math.log(p) : 0), 0));
+    }
+    return { max, entropy };
+  }
+
+  for (const c of CASES.filter((x) => x.name !== 'single key').concat([CASES.find((x) => x.name === 'single key')!])) {
+    it(c.name, () => {
+      const g = new Generator(c.tq * 7 + c.tk);
+      const q = A.randn([c.b, c.hq, c.tq, c.d], { generator: g }).mul(2);
+      const k = A.randn([c.b, c.hkv, c.tk, c.d], { generator: g });
+      const v = A.randn([c.b, c.hkv, c.tk, c.dv], { generator: g });
+      const opts = c.opts?.(g) ?? {};
+      const want = oracle(q, k, v, opts);
+      const fused = A.attentionStats(q, k, v, opts);
+      const composed = withoutFused(() => A.attentionStats(q, k, v, opts));
+      assert.deepEqual(fused.maxWeight.shape, [c.b, c.hq, c.tq]);
+      for (const [name, s] of [['fused', fused], ['composed', composed]] as const) {
+        assertClose([...s.maxWeight.toTypedArray()], want.max, { atol: 2e-6, rtol: 1e-5 }, `${c.name} ${name}: max weight`);
+        assertClose([...s.entropy.toTypedArray()], want.entropy, { atol: 2e-5, rtol: 1e-5 }, `${c.name} ${name}: entropy`);
+      }
+    });
+  }
+
+  it('one key has weight 1 and entropy 0; equal scores give 1/Tk and log Tk', () => {
+    const q = A.zeros([1, 1, 3, 4]);
+    const k = A.randn([1, 1, 100, 4], { generator: new Generator(1) });
+    const s = A.attentionStats(q, k, A.zeros([1, 1, 100, 2]), { causal: true });
+    // rows sit at positions 97, 98, 99: zero queries give uniform weights over 98, 99, 100 keys
+    assertClose([...s.maxWeight.toTypedArray()], [1 / 98, 1 / 99, 1 / 100], { atol: 1e-7, rtol: 1e-5 }, 'uniform max');
+    assertClose([...s.entropy.toTypedArray()], [Math.log(98), Math.log(99), Math.log(100)], { atol: 1e-5, rtol: 1e-6 }, 'uniform entropy');
+    const one = A.attentionStats(A.ones([1, 1, 1, 4]), A.ones([1, 1, 1, 4]), A.ones([1, 1, 1, 4]));
+    assert.deepEqual([one.maxWeight.item(), one.entropy.item()], [1, 0]);
+  });
+});

@@ -46,12 +46,13 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAl
         const [qp, kp, vp] = [put(rt, q), putStrided(rt, k, ks), putStrided(rt, v, vs)];
         const op = rt.alloc(rows * s.valueDim * 4);
         const lp = rt.alloc(rows * 4);
+        const sp = s.stats ? rt.alloc(rows * 8) : 0;
         const bargs = putBias(rt, bias);
         pool.run(JOB_ATTN_FWD, [
           qp, kp, vp, op, lp, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim, f32Bits(s.scale),
-          s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], rows,
+          s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], rows, sp,
         ]);
-        return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows) };
+        return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows), ...(sp ? { stats: out(rt, alloc, sp, rows * 2) } : {}) };
       } finally {
         rt.reset();
       }

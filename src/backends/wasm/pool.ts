@@ -45,7 +45,7 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       if (s < end) {
         e.attnForward(
           a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), f(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18),
-          a(19), a(20), a(21), a(22), s, end, rt.workPointer(t),
+          a(19), a(20), a(21), a(22), s, end, rt.workPointer(t), a(24),
         );
       }
       break;

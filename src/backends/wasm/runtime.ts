@@ -60,6 +60,7 @@ export interface KernelExports {
     q: number, k: number, v: number, out: number, lse: number, hq: number, hkv: number, tq: number, tk: number,
     d: number, dv: number, scale: number, causal: number, window: number, bias: number, sb: number, sh: number,
     si: number, sj: number, ksb: number, ksh: number, vsb: number, vsh: number, itemStart: number, itemEnd: number, work: number,
+    stats: number,
   ): void;
   attnBackward(
     q: number, k: number, v: number, out: number, lse: number, gout: number, gq: number, gk: number, gv: number,
