@@ -144,13 +144,15 @@ for (const name of FAMILIES) {
 }
 
 describe('batches: composed attention, errors, caches that cannot batch', () => {
-  it('llama through the composed oracle (withoutFused) equals the fused batch within 1e-4', () => {
-    const model = load('llama');
-    const fused = batched(model, PROMPTS, 4);
-    const composed = withoutFused(() => batched(model, PROMPTS, 4));
-    assertRowsMatch(fused, composed, 'composed');
-    assertRowsMatch(PROMPTS.map((p) => withoutFused(() => lone(model, p, 4))), composed, 'composed vs lone');
-  });
+  for (const name of ['llama', 'mistral', 'gpt2-alibi', 'gpt2-rope']) {
+    it(`${name} through the composed oracle (withoutFused) equals the fused batch and the lone runs within 1e-4`, () => {
+      const model = load(name);
+      const fused = batched(model, PROMPTS, STEPS, { prefillChunk: 2 });
+      const composed = withoutFused(() => batched(model, PROMPTS, STEPS, { prefillChunk: 2 }));
+      assertRowsMatch(fused, composed, 'composed');
+      assertRowsMatch(PROMPTS.map((p) => withoutFused(() => lone(model, p, STEPS))), composed, 'composed vs lone');
+    });
+  }
 
   it('mistral: prompts longer than the window-3 ring, prefilled in chunks of 2 and 5, equal the lone runs', () => {
     const model = load('mistral');
@@ -211,6 +213,15 @@ describe('generateBatch', () => {
     assert.equal(out.stats.generatedTokens, out.results.reduce((s, r) => s + r.stats.generatedTokens, 0));
     assert.equal(out.stats.decodeSteps, Math.max(...out.results.map((r) => r.stats.generatedTokens)) - 1);
     console.log(`# generateBatch llama: ${out.results.map((r) => `[${r.ids.join(' ')}] ${r.finishReason}`).join(' | ')}`);
+  });
+
+  it('mistral: rows leaving a batch held in window-3 rings keep the others exact', async () => {
+    const model = load('mistral');
+    const prompts = [[3, 17, 42, 8, 8, 61, 5], [9, 2], [1, 2, 3, 4]];
+    const rows = [{ maxTokens: 2 }, { maxTokens: 6 }, { maxTokens: 4 }];
+    const out = await generateBatch(model, null, prompts, { rows, prefillChunk: 3 });
+    for (const [i, p] of prompts.entries()) assert.deepEqual(out.results[i]!.ids, (await generateAll(model, null, p, rows[i])).ids, `row ${i}`);
+    assert.deepEqual(out.results.map((r) => r.ids.length), [2, 6, 4]);
   });
 
   it('a seeded sampled batch is reproducible and equals each prompt sampled alone with the same seed', async () => {
