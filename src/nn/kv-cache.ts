@@ -168,6 +168,12 @@ export interface CacheAttentionOptions extends AttentionOptions {
   padding?: BatchPadding | null;
 }
 
+/** The padding mask [B, 1, Tq, L] for keys at columns `keys`, checking that it has the batch's rows. */
+function paddedKeys(padding: BatchPadding, batch: number, keys: Int32Array, queryStart: number, tq: number): Tensor {
+  if (padding.batch !== batch) fail('attention', `the attention mask has ${padding.batch} rows for a batch of ${batch}`);
+  return paddingMask(padding, keys, queryStart, tq);
+}
+
 /** Both masks at once: bool AND bool, or a bool mask applied to an additive bias (-inf where false). */
 export function combineMasks(a: Tensor | null, b: Tensor | undefined): Tensor | undefined {
   if (!a) return b;
@@ -203,9 +209,7 @@ export function attendFetched(q: Tensor, fetch: KVFetch, queryStart: number, cac
     if (fetch.positions !== null && fetch.positions.length !== l) {
       fail('attention', `a padded batch needs key positions shared by every row; this cache keeps its own per row and head (${fetch.positions.length} for ${b} x ${hkv} x ${l} keys), as heavy-hitter eviction does`);
     }
-    if (padding.batch !== b) fail('attention', `the padding mask has ${padding.batch} rows, the keys ${b}`);
-    const mask = combineMasks(paddingMask(padding, fetchedPositions(fetch, queryStart, tq, 'attention'), queryStart, tq), opts.mask); // [B, .., Tq, L]
-    opts.mask = mask!;
+    opts.mask = combineMasks(paddedKeys(padding, b, fetchedPositions(fetch, queryStart, tq, 'attention'), queryStart, tq), opts.mask)!; // [B, .., Tq, L]
   }
   let out: Tensor;
   if (fetch.positions === null) {
@@ -229,13 +233,12 @@ export function attentionWithCache(q: Tensor, k: Tensor, v: Tensor, cache: Layer
   if (!cache) {
     const { padding, ...opts } = cacheOpts;
     if (!padding) return scaledDotProductAttention(q, k, v, opts);
-    const t = k.shape[2]!;
-    const keys = Int32Array.from({ length: t }, (_, j) => j);
-    const mask = combineMasks(paddingMask(padding, keys, t - q.shape[2]!, q.shape[2]!), opts.mask)!; // [B, .., Tq, T]
+    const [b, , t] = k.shape as [number, number, number];
+    const tq = q.shape[2]!;
+    const mask = combineMasks(paddedKeys(padding, b, Int32Array.from({ length: t }, (_, j) => j), t - tq, tq), opts.mask)!; // [B, .., Tq, T]
     return scaledDotProductAttention(q, k, v, { ...opts, mask });
   }
-  const opts = cacheOpts;
   const queryStart = cache.offset;
   const fetch = cache.updateAndFetch(k, v);
-  return attendFetched(q, fetch, queryStart, opts, cache);
+  return attendFetched(q, fetch, queryStart, cacheOpts, cache);
 }
