@@ -85,13 +85,6 @@ export function loadForGeneration(dirOption: string | undefined): LoadedForGener
   return { dir, model, tokenizer, encode };
 }
 
-/** The chat template of tokenizer_config.json, if the folder has one. */
-export function chatTemplate(dir: string): string | null {
-  const cfg = readJson(join(dir, 'tokenizer_config.json'));
-  const t = cfg?.['chat_template'];
-  return typeof t === 'string' ? t : Array.isArray(t) ? '(several named templates)' : null;
-}
-
 /** parseArgs option specs of the sampling flags. */
 export const SAMPLING_OPTIONS = {
   'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },

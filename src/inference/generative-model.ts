@@ -39,8 +39,9 @@ export interface GenerativeModel {
   /**
    * Logits [B, keep, V] of decoder ids [B, T]. With a cache the ids continue it (positions from its
    * offset); without one they are the whole sequence. `memory` is the encoder output (encoder-decoders).
+   * `attentionMask` [B, past + T] marks a padded batch's padding (decoder-only models only).
    */
-  logits(ids: Tensor, opts: { cache: DecoderKVCache | null; memory: Tensor | null; logitsToKeep: number }): Tensor;
+  logits(ids: Tensor, opts: { cache: DecoderKVCache | null; memory: Tensor | null; logitsToKeep: number; attentionMask?: Tensor | null }): Tensor;
 }
 
 export interface GenerativeModelOptions {
@@ -74,7 +75,7 @@ export function generativeModel(model: LoadedModel | Module, opts: GenerativeMod
       geometry: { layers: c.n_layer, kvHeads: c.n_head, headDim: c.n_embd / c.n_head, valueDim: c.n_embd / c.n_head, slidingWindow: null },
       // only learned positions have a table to run out of (attn's GPT-2 variants have none)
       maxPositions: c.position_embedding_type === 'learned' ? c.n_positions : null, decoderStartTokenId: null, eosTokenIds: eos, encode: noEncoder,
-      logits: (x, o) => m.forward(x, { cache: o.cache?.self ?? null, logitsToKeep: o.logitsToKeep }),
+      logits: (x, o) => m.forward(x, { cache: o.cache?.self ?? null, logitsToKeep: o.logitsToKeep, attentionMask: o.attentionMask ?? null }),
     };
   }
   if (m instanceof LlamaForCausalLM) {
@@ -84,7 +85,7 @@ export function generativeModel(model: LoadedModel | Module, opts: GenerativeMod
       kind: 'decoder-only', modelType: c.model_type, module: m, vocabSize: c.vocab_size,
       geometry: { layers: c.num_hidden_layers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, valueDim: c.headDim, slidingWindow: window },
       maxPositions: null, decoderStartTokenId: null, eosTokenIds: eos, encode: noEncoder,
-      logits: (x, o) => m.forward(x, { cache: o.cache?.self ?? null, logitsToKeep: o.logitsToKeep }),
+      logits: (x, o) => m.forward(x, { cache: o.cache?.self ?? null, logitsToKeep: o.logitsToKeep, attentionMask: o.attentionMask ?? null }),
     };
   }
   if (m instanceof T5ForConditionalGeneration) {
@@ -97,6 +98,7 @@ export function generativeModel(model: LoadedModel | Module, opts: GenerativeMod
       encode: (x) => m.encode(x),
       logits: (x, o) => {
         if (!o.memory) fail('GenerativeModel', 't5 needs the encoder output');
+        if (o.attentionMask) fail('GenerativeModel', 't5: padded decoder batches are not supported (decoder-only models only)');
         const out = m.decode(x, o.memory, o.cache ? { cache: o.cache } : {}); // [B, T, V]
         const t = out.shape[1]!;
         return o.logitsToKeep > 0 && o.logitsToKeep < t ? out.narrow(1, t - o.logitsToKeep, o.logitsToKeep) : out;
@@ -113,6 +115,7 @@ export function generativeModel(model: LoadedModel | Module, opts: GenerativeMod
       encode: (x) => m.encode(x),
       logits: (x, o) => {
         if (!o.memory) fail('GenerativeModel', 'the Transformer needs the encoder output');
+        if (o.attentionMask) fail('GenerativeModel', 'transformer: padded decoder batches are not supported (decoder-only models only)');
         const t = x.shape[1]!;
         const hidden = m.decode(x, o.memory, {}, o.cache ?? undefined); // [B, T, d]
         const keep = o.logitsToKeep > 0 && o.logitsToKeep < t ? hidden.narrow(1, t - o.logitsToKeep, o.logitsToKeep) : hidden;

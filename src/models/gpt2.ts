@@ -23,18 +23,19 @@
  * Transformer Architecture"). Only learned positions are bounded by n_positions. Such a model
  * round-trips through config.json/safetensors with attn but is not exported as a transformers
  * folder (toHfExport refuses it). For generation the forward takes a KV cache per layer; positions
- * (learned, sinusoidal, RoPE angles, ALiBi distances) then start at the cache's offset.
+ * (learned, sinusoidal, RoPE angles, ALiBi distances) then start at the cache's offset. A padded
+ * batch passes HF's attention_mask; each row's positions then count its real tokens (nn/padding.ts).
  */
 import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor } from '../tensor/index.js';
 import { gelu, relu, split } from '../ops/index.js';
 import {
   Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, RotaryEmbedding, alibiBias, alibiBiasAt, attendFetched, attentionWithCache,
-  cacheOffset, fetchedPositions, keepLast, layerCache, mergeHeads, named, shareDropoutGenerator, splitHeads,
-  type CachedForwardOptions, type KVFetch, type LayerKVCache, type ModelKVCache, type RopeAngles,
+  cacheOffset, fetchedPositions, keepLast, layerCache, mergeHeads, named, paddedPositions, readAttentionMask, shareDropoutGenerator, splitHeads,
+  type CachedForwardOptions, type KVFetch, type LayerKVCache, type ModelKVCache, type BatchPadding, type RopeAngles,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability } from './config.js';
-import { sinusoidalPositions } from './transformer.js';
+import { sinusoidalPositions, sinusoidalPositionsAt } from './transformer.js';
 import { loadWeights } from './weights.js';
 
 /** How positions enter a GPT2-family model (attn extension; 'learned' is GPT-2). */
@@ -110,6 +111,8 @@ export interface GPT2AttentionPositions {
   bias?: Tensor;
   /** With a cache: the ALiBi bias [1, nh, T, L] for the key positions the cache returns ('alibi'). */
   biasAt?: (queryStart: number, fetch: KVFetch) => Tensor;
+  /** A padded batch: which columns hold real tokens (padded keys are masked in every block). */
+  padding?: BatchPadding | null;
 }
 
 const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
@@ -169,7 +172,7 @@ export class GPT2Attention extends Module {
       q = this.rope.apply(q, positions.angles);
       k = this.rope.apply(k, positions.angles);
     }
-    const attn = { causal: true, dropout: this.attnDropout.rate, generator: this.attnDropout.generator };
+    const attn = { causal: true, dropout: this.attnDropout.rate, generator: this.attnDropout.generator, padding: positions.padding ?? null };
     let attnOutput: Tensor; // [B, nh, T, hd], scale 1/sqrt(hd)
     if (cache && positions.biasAt) {
       const queryStart = cache.offset;
@@ -261,44 +264,66 @@ export class GPT2Model extends Module {
     this.lnF = config.norm_position === 'pre' ? this.module('ln_f', new LayerNorm(config.n_embd, config.layer_norm_epsilon)) : null;
   }
 
-  /** ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions offset..offset+T-1. */
-  forward(inputIds: Tensor, cache?: ModelKVCache | null): Tensor {
+  /**
+   * ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions
+   * offset..offset+T-1. An `attentionMask` [B, offset + T] with padding gives each row its own
+   * positions (cumsum(mask) - 1: learned, sinusoidal, RoPE) and hides its padded keys; ALiBi's
+   * bias depends only on column differences, which padding does not change for real tokens.
+   */
+  forward(inputIds: Tensor, cache?: ModelKVCache | null, attentionMask?: Tensor | null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     const start = cacheOffset(cache, 'GPT2Model');
-    let x = named(this.embed(inputIds, start), 'inp_embd'); // [B, T, D]
+    const padding = readAttentionMask(attentionMask, inputIds.ndim === 2 ? inputIds.shape[0]! : 1, start + t, 'GPT2Model');
+    const positionIds = padding ? paddedPositions(padding, t) : null; // [B, T] row-major
+    let x = named(this.embed(inputIds, start, positionIds), 'inp_embd'); // [B, T, D]
     x = this.drop.forward(x);
-    const positions = this.attentionPositions(t, start, Boolean(cache));
+    const positions = { ...this.attentionPositions(t, start, Boolean(cache), positionIds), padding };
     for (const block of this.h) x = block.forward(x, positions, layerCache(cache, block.layer, this.h.length, 'GPT2Model'));
     return this.lnF ? named(this.lnF.forward(x), 'result_norm') : x;
   }
 
-  /** Token embeddings plus, for learned and sinusoidal positions, the embeddings of positions start..start+T-1: [B, T, D]. */
-  embed(inputIds: Tensor, start = 0): Tensor {
+  /**
+   * Token embeddings plus, for learned and sinusoidal positions, the embeddings of positions
+   * start..start+T-1, or of each row's `positionIds` [B, T] (row-major) in a padded batch: [B, T, D].
+   */
+  embed(inputIds: Tensor, start = 0, positionIds: Int32Array | null = null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
+    const b = positionIds ? positionIds.length / t : 1;
     const tokens = this.wte.forward(inputIds); // [B, T, D]
     switch (this.config.position_embedding_type) {
       case 'learned': {
-        if (start + t > this.config.n_positions) {
-          const what = start === 0 ? `sequence of ${t} tokens exceeds` : `positions ${start}..${start + t - 1} exceed`;
+        const last = positionIds ? positionIds.reduce((m, p) => Math.max(m, p), 0) : start + t - 1;
+        if (last >= this.config.n_positions) {
+          const what = positionIds ? `position ${last} exceeds` : start === 0 ? `sequence of ${t} tokens exceeds` : `positions ${start}..${start + t - 1} exceed`;
           fail('GPT2Model', `${what} n_positions ${this.config.n_positions} (learned positions; sinusoidal, rope, alibi and none have no limit)`);
         }
-        const positions = fromTypedArray(Int32Array.from({ length: t }, (_, i) => start + i), [t]); // [T]
+        const positions = positionIds
+          ? fromTypedArray(positionIds, [b, t]) // [B, T]
+          : fromTypedArray(Int32Array.from({ length: t }, (_, i) => start + i), [t]); // [T]
         return add(tokens, this.wpe!.forward(positions)); // [B, T, D]
       }
-      case 'sinusoidal': return add(tokens, sinusoidalPositions(t, this.config.n_embd, start)); // [B, T, D]
+      case 'sinusoidal': {
+        const d = this.config.n_embd;
+        if (positionIds) return add(tokens, sinusoidalPositionsAt(positionIds, d).reshape(b, t, d)); // [B, T, D]
+        return add(tokens, sinusoidalPositions(t, d, start)); // [B, T, D]
+      }
       default: return tokens;
     }
   }
 
   /**
-   * RoPE angles or the ALiBi bias for positions start..start+T-1, shared by every block (empty for
-   * the other types). With a cache ALiBi's bias depends on the key positions each layer's cache
+   * RoPE angles or the ALiBi bias for positions start..start+T-1 (RoPE: or each row's
+   * `positionIds` [B, T]), shared by every block (empty for the other types). With a cache ALiBi's bias depends on the key positions each layer's cache
    * returns, so it is computed per layer from them.
    */
-  attentionPositions(t: number, start = 0, cached = false): GPT2AttentionPositions {
+  attentionPositions(t: number, start = 0, cached = false, positionIds: Int32Array | null = null): GPT2AttentionPositions {
     const nh = this.config.n_head;
     switch (this.config.position_embedding_type) {
-      case 'rope': return { angles: this.h.at(0).attn.rope!.angles(Array.from({ length: t }, (_, i) => start + i)) }; // cos, sin [T, hd/2]
+      case 'rope': {
+        const rope = this.h.at(0).attn.rope!;
+        if (positionIds) return { angles: rope.anglesPerRow(positionIds, positionIds.length / t) }; // cos, sin [B, T, hd/2]: each row's own positions
+        return { angles: rope.angles(Array.from({ length: t }, (_, i) => start + i)) }; // cos, sin [T, hd/2]
+      }
       case 'alibi':
         if (!cached) return { bias: alibiBias(nh, t, t) }; // [1, nh, T, T]
         return {
@@ -325,9 +350,9 @@ export class GPT2LMHeadModel extends Module {
     this.dropoutGenerator = shareDropoutGenerator(this, opts.dropoutGenerator ?? new Generator(0));
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given) */
+  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given); attentionMask for a padded batch */
   forward(inputIds: Tensor, opts: CachedForwardOptions = {}): Tensor {
-    const hidden = keepLast(this.transformer.forward(inputIds, opts.cache), opts.logitsToKeep); // [B, T, D]
+    const hidden = keepLast(this.transformer.forward(inputIds, opts.cache, opts.attentionMask), opts.logitsToKeep); // [B, T, D]
     if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
     return named(matmul(hidden, this.transformer.wte.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ wte^T
   }

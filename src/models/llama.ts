@@ -16,8 +16,8 @@ import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.
 import { silu } from '../ops/index.js';
 import {
   Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
-  shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache, type MultiHeadAttentionOptions, type RopeAngles,
-  type RopeScaling,
+  paddedPositions, readAttentionMask, shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache,
+  type MultiHeadAttentionOptions, type BatchPadding, type RopeAngles, type RopeScaling,
 } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { assignKnown, configToDict, requirePositiveInt, requireProbability, ropeScalingFromConfig } from './config.js';
@@ -123,10 +123,10 @@ export class LlamaDecoderLayer extends Module {
     this.mlp = this.module('mlp', new LlamaMLP(config, g));
   }
 
-  forward(x: Tensor, angles: RopeAngles, cache?: LayerKVCache): Tensor {
+  forward(x: Tensor, angles: RopeAngles, cache?: LayerKVCache, padding: BatchPadding | null = null): Tensor {
     const il = this.layer;
     const attnNorm = named(this.inputLayernorm.forward(x), 'attn_norm', il); // [B, T, D]
-    const attnOut = named(this.selfAttn.forward(attnNorm, { angles, cache }), 'attn_out', il); // [B, T, D]
+    const attnOut = named(this.selfAttn.forward(attnNorm, { angles, cache, padding }), 'attn_out', il); // [B, T, D]
     const afterAttn = named(add(x, attnOut), 'ffn_inp', il); // [B, T, D]
     const ffnNorm = named(this.postAttentionLayernorm.forward(afterAttn), 'ffn_norm', il); // [B, T, D]
     const mlpOut = named(this.mlp.forward(ffnNorm), 'ffn_out', il); // [B, T, D]
@@ -150,13 +150,20 @@ export class LlamaModel extends Module {
     this.norm = this.module('norm', new RMSNorm(config.hidden_size, config.rms_norm_eps));
   }
 
-  /** ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions offset..offset+T-1. */
-  forward(inputIds: Tensor, cache?: ModelKVCache | null): Tensor {
+  /**
+   * ids [B, T] int32 -> hidden states [B, T, D]; with a cache the tokens sit at positions
+   * offset..offset+T-1. An `attentionMask` [B, offset + T] with padding gives each row its own
+   * positions (cumsum(mask) - 1, so per-row RoPE angles) and hides its padded keys.
+   */
+  forward(inputIds: Tensor, cache?: ModelKVCache | null, attentionMask?: Tensor | null): Tensor {
     const t = inputIds.shape[inputIds.ndim - 1]!;
     const start = cacheOffset(cache, 'LlamaModel');
-    const angles = this.rope.angles(Array.from({ length: t }, (_, i) => start + i)); // cos, sin [T, hd/2], shared by all layers
+    const padding = readAttentionMask(attentionMask, inputIds.ndim === 2 ? inputIds.shape[0]! : 1, start + t, 'LlamaModel');
+    const angles = padding
+      ? this.rope.anglesPerRow(paddedPositions(padding, t), padding.batch) // cos, sin [B, T, hd/2]: each row's own positions
+      : this.rope.angles(Array.from({ length: t }, (_, i) => start + i)); // cos, sin [T, hd/2], shared by all layers
     let x = named(this.embedTokens.forward(inputIds), 'inp_embd'); // [B, T, D]
-    for (const layer of this.layers) x = layer.forward(x, angles, layerCache(cache, layer.layer, this.layers.length, 'LlamaModel'));
+    for (const layer of this.layers) x = layer.forward(x, angles, layerCache(cache, layer.layer, this.layers.length, 'LlamaModel'), padding);
     return named(this.norm.forward(x), 'result_norm');
   }
 }
@@ -201,9 +208,9 @@ export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Modul
     };
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given) */
+  /** ids [B, T] int32 -> logits [B, T, V] (the last logitsToKeep positions when given); attentionMask for a padded batch */
   forward(inputIds: Tensor, opts: CachedForwardOptions = {}): Tensor {
-    const hidden = keepLast(this.model.forward(inputIds, opts.cache), opts.logitsToKeep); // [B, T, D]
+    const hidden = keepLast(this.model.forward(inputIds, opts.cache, opts.attentionMask), opts.logitsToKeep); // [B, T, D]
     if (this.lmHead) return named(this.lmHead.forward(hidden), 'result_output'); // [B, T, V]
     return named(matmul(hidden, this.model.embedTokens.weight.mT), 'result_output'); // [B, T, V], tied: hidden @ embed_tokens^T
   }

@@ -78,16 +78,22 @@ const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
 
 /** Sinusoidal positional encoding (sec. 3.5) for positions start..start+T-1: [T, d], computed in double precision. */
 export function sinusoidalPositions(t: number, d: number, start = 0): Tensor {
-  const pe = new Float32Array(t * d);
-  for (let row = 0; row < t; row++) {
-    const pos = start + row;
+  return sinusoidalPositionsAt(Array.from({ length: t }, (_, row) => start + row), d); // [T, d]
+}
+
+/** The same table for explicit positions (a padded batch's per-row positions): [N, d]. */
+export function sinusoidalPositionsAt(positions: ArrayLike<number>, d: number): Tensor {
+  const n = positions.length;
+  const pe = new Float32Array(n * d);
+  for (let row = 0; row < n; row++) {
+    const pos = positions[row]!;
     for (let i = 0; i < d; i += 2) {
       const angle = pos / Math.pow(10000, i / d);
       pe[row * d + i] = Math.sin(angle);
       if (i + 1 < d) pe[row * d + i + 1] = Math.cos(angle);
     }
   }
-  return fromTypedArray(pe, [t, d]); // [T, d]
+  return fromTypedArray(pe, [n, d]); // [N, d]
 }
 
 /** Padding mask [B, T] (1 = token, 0 = padding; int, float or bool) -> bool [B, 1, 1, T], true = attend. */

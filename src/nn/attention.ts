@@ -9,6 +9,7 @@ import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.
 import { Dropout } from './dropout.js';
 import { Linear } from './layers.js';
 import { attentionWithCache, type LayerKVCache } from './kv-cache.js';
+import type { BatchPadding } from './padding.js';
 import { Module } from './module.js';
 import type { RopeAngles, RotaryEmbedding } from './rope.js';
 
@@ -81,15 +82,17 @@ export class MultiHeadAttention extends Module {
   }
 
   /**
-   * `angles` are the RoPE angles of the T positions (required when the module has rope); with a
-   * `cache`, the T tokens are stored in it and attend to everything it keeps.
+   * `angles` are the RoPE angles of the T positions (required when the module has rope and the
+   * batch is padded: [B, T, hd/2] per row); with a `cache`, the T tokens are stored in it and
+   * attend to everything it keeps; `padding` masks a padded batch's padded keys.
    */
-  forward(x: Tensor, opts: { angles?: RopeAngles; cache?: LayerKVCache } = {}): Tensor {
+  forward(x: Tensor, opts: { angles?: RopeAngles; cache?: LayerKVCache; padding?: BatchPadding | null } = {}): Tensor {
     const t = x.shape[1]!;
     let q = splitHeads(this.qProj.forward(x), this.numHeads); // [B, nh, T, hd]
     let k = splitHeads(this.kProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
     const v = splitHeads(this.vProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
     if (this.rope) {
+      if (!opts.angles && opts.padding) fail('MultiHeadAttention', 'a padded batch needs the per-row RoPE angles of its positions');
       const start = opts.cache?.offset ?? 0;
       const angles = opts.angles ?? this.rope.angles(Array.from({ length: t }, (_, i) => start + i));
       q = this.rope.apply(q, angles);
@@ -98,6 +101,7 @@ export class MultiHeadAttention extends Module {
     // GQA/MQA and the masks are handled inside the op (a fused kernel when the backend has one)
     const attn = attentionWithCache(q, k, v, opts.cache, {
       causal: this.kind === 'causal', window: this.slidingWindow ?? 0, dropout: this.attnDropout.rate, generator: this.attnDropout.generator,
+      padding: opts.padding ?? null,
     }); // [B, nh, T, hd]
     return this.oProj.forward(mergeHeads(attn)); // [B, T, D]
   }

@@ -8,4 +8,5 @@ export * from './module-list.js';
 export * from './alibi.js';
 export * from './named.js';
 export * from './kv-cache.js';
+export * from './padding.js';
 export * from './quantize.js';

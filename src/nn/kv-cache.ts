@@ -15,6 +15,7 @@
  */
 import { add, fail, formatShape, fromTypedArray, logicalAnd, matmul, mul, transpose, where, type Tensor } from '../tensor/index.js';
 import { attentionMask, repeatKv, scaledDotProductAttention, softmax, type AttentionOptions } from '../ops/index.js';
+import { paddingMask, type BatchPadding } from './padding.js';
 
 /** What attention reads after a cache stored the new tokens. */
 export interface KVFetch {
@@ -67,10 +68,16 @@ export interface DecoderKVCache {
   cross?: readonly CrossKVCache[];
 }
 
-/** The options decoder forwards take for generation (HF's past_key_values and logits_to_keep). */
+/** The options decoder forwards take for generation (HF's past_key_values, attention_mask and logits_to_keep). */
 export interface CachedForwardOptions {
   /** One cache per layer; positions start at the cache's offset. */
   cache?: ModelKVCache | null;
+  /**
+   * [B, past + T]: 1 for a real token, 0 for padding, over the cached columns and the new ones
+   * (it grows with the cache). Padded keys are never attended to and each row's positions count
+   * its real tokens (cumsum - 1); see padding.ts. Absent or all ones: no padding.
+   */
+  attentionMask?: Tensor | null;
   /** Compute logits for only the last N positions (0 or absent: all), as HF's logits_to_keep. */
   logitsToKeep?: number;
 }
@@ -156,7 +163,19 @@ export function fetchMask(
   return m.expand(b, hkv, group, tq, l).reshape(b, headsQ, tq, l); // [B, Hq, Tq, L]: query head h uses KV head h / group
 }
 
-function combineMasks(a: Tensor | null, b: Tensor | undefined): Tensor | undefined {
+/** Attention through a cache: the op's options plus the batch's padding (null or absent: none). */
+export interface CacheAttentionOptions extends AttentionOptions {
+  padding?: BatchPadding | null;
+}
+
+/** The padding mask [B, 1, Tq, L] for keys at columns `keys`, checking that it has the batch's rows. */
+function paddedKeys(padding: BatchPadding, batch: number, keys: Int32Array, queryStart: number, tq: number): Tensor {
+  if (padding.batch !== batch) fail('attention', `the attention mask has ${padding.batch} rows for a batch of ${batch}`);
+  return paddingMask(padding, keys, queryStart, tq);
+}
+
+/** Both masks at once: bool AND bool, or a bool mask applied to an additive bias (-inf where false). */
+export function combineMasks(a: Tensor | null, b: Tensor | undefined): Tensor | undefined {
   if (!a) return b;
   if (!b) return a;
   return b.dtype === 'bool' ? logicalAnd(a, b) : where(a, b, -Infinity);
@@ -179,10 +198,19 @@ export function attentionWeights(q: Tensor, fetch: KVFetch, queryStart: number, 
 /**
  * Attention of q [B, Hq, Tq, D] (positions queryStart..queryStart+Tq-1) over what a cache fetched.
  * Keys in order (positions null) use the kernel's own causal/window masks; otherwise the mask comes
- * from the reported positions. `opts.mask` (padding, T5's bias) must already be [.., Tq, L].
+ * from the reported positions. `opts.mask` (T5's bias, ALiBi's) must already be [.., Tq, L];
+ * `opts.padding` (a padded batch) is turned into a mask over the fetched keys' columns here.
  */
-export function attendFetched(q: Tensor, fetch: KVFetch, queryStart: number, opts: AttentionOptions = {}, observer?: LayerKVCache): Tensor {
+export function attendFetched(q: Tensor, fetch: KVFetch, queryStart: number, cacheOpts: CacheAttentionOptions = {}, observer?: LayerKVCache): Tensor {
   const tq = q.shape[2]!;
+  const { padding, ...opts } = cacheOpts;
+  if (padding) {
+    const [b, hkv, l] = fetch.keys.shape as [number, number, number];
+    if (fetch.positions !== null && fetch.positions.length !== l) {
+      fail('attention', `a padded batch needs key positions shared by every row; this cache keeps its own per row and head (${fetch.positions.length} for ${b} x ${hkv} x ${l} keys), as heavy-hitter eviction does`);
+    }
+    opts.mask = combineMasks(paddedKeys(padding, b, fetchedPositions(fetch, queryStart, tq, 'attention'), queryStart, tq), opts.mask)!; // [B, .., Tq, L]
+  }
   let out: Tensor;
   if (fetch.positions === null) {
     const window = effectiveWindow(opts.window, fetch.window);
@@ -201,9 +229,16 @@ export function attendFetched(q: Tensor, fetch: KVFetch, queryStart: number, opt
  * scaledDotProductAttention through an optional cache: without one it is the plain op on k and v;
  * with one, k and v [B, Hkv, T, D] are stored first and attention reads everything the cache keeps.
  */
-export function attentionWithCache(q: Tensor, k: Tensor, v: Tensor, cache: LayerKVCache | null | undefined, opts: AttentionOptions = {}): Tensor {
-  if (!cache) return scaledDotProductAttention(q, k, v, opts);
+export function attentionWithCache(q: Tensor, k: Tensor, v: Tensor, cache: LayerKVCache | null | undefined, cacheOpts: CacheAttentionOptions = {}): Tensor {
+  if (!cache) {
+    const { padding, ...opts } = cacheOpts;
+    if (!padding) return scaledDotProductAttention(q, k, v, opts);
+    const [b, , t] = k.shape as [number, number, number];
+    const tq = q.shape[2]!;
+    const mask = combineMasks(paddedKeys(padding, b, Int32Array.from({ length: t }, (_, j) => j), t - tq, tq), opts.mask)!; // [B, .., Tq, T]
+    return scaledDotProductAttention(q, k, v, { ...opts, mask });
+  }
   const queryStart = cache.offset;
   const fetch = cache.updateAndFetch(k, v);
-  return attendFetched(q, fetch, queryStart, opts, cache);
+  return attendFetched(q, fetch, queryStart, cacheOpts, cache);
 }

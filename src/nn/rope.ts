@@ -49,7 +49,10 @@ export interface RopeOptions {
   scaling?: RopeScaling | null;
 }
 
-/** The angle table for `positions`: cos and sin, each [T, dim/2] (one angle per channel pair). */
+/**
+ * The angle table for `positions`: cos and sin, each [T, dim/2] (one angle per channel pair), or
+ * [B, T, dim/2] when the rows of a batch sit at different positions (`ropeAnglesPerRow`).
+ */
 export interface RopeAngles {
   cos: Tensor;
   sin: Tensor;
@@ -158,6 +161,27 @@ export function ropeAngles(positions: readonly number[], opts: RopeOptions): Rop
 }
 
 /**
+ * Angles [B, T, dim/2] for per-row positions [B, T] (row-major; a padded batch's cumsum(mask) - 1):
+ * each row's table is `ropeAngles` of its own positions ('dynamic' scaling included), so a row
+ * gets exactly the angles it would get alone.
+ */
+export function ropeAnglesPerRow(positions: Int32Array, batch: number, opts: RopeOptions): RopeAngles {
+  const t = positions.length / batch;
+  if (!Number.isInteger(t)) fail('rope', `${positions.length} positions do not split into ${batch} rows`);
+  const rows = Array.from({ length: batch }, (_, b) => ropeAngles(Array.from(positions.subarray(b * t, (b + 1) * t)), opts));
+  const half = opts.dim / 2;
+  const cos = zeros([batch, t, half]);
+  const sin = zeros([batch, t, half]);
+  rows.forEach((r, b) => {
+    (cos.storage.data as Float32Array).set(r.cos.storage.data as Float32Array, b * t * half);
+    (sin.storage.data as Float32Array).set(r.sin.storage.data as Float32Array, b * t * half);
+    r.cos.dispose();
+    r.sin.dispose();
+  });
+  return { cos, sin };
+}
+
+/**
  * Rotates x [..., T, dim] by the angles of its T positions (angles [T, dim/2]); see ops/rope.ts.
  * Works on [B, nh, T, hd] queries and keys; the angle table broadcasts over batch and heads.
  */
@@ -181,6 +205,11 @@ export class RotaryEmbedding {
 
   angles(positions: readonly number[]): RopeAngles {
     return ropeAngles(positions, { dim: this.dim, base: this.base, scaling: this.scaling });
+  }
+
+  /** Per-row angles [B, T, dim/2] for positions [B, T] row-major (a padded batch). */
+  anglesPerRow(positions: Int32Array, batch: number): RopeAngles {
+    return ropeAnglesPerRow(positions, batch, { dim: this.dim, base: this.base, scaling: this.scaling });
   }
 
   apply(x: Tensor, angles: RopeAngles): Tensor {

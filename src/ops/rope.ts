@@ -23,9 +23,25 @@ export function rotateHalf(x: Tensor): Tensor {
   return concat([neg(x2), x1], -1);
 }
 
+/**
+ * x [..., T, d] rotated by cos/sin [T, d/2], shared by every leading index; or, for a batch whose
+ * rows sit at different positions (a padded batch), cos/sin [B, T, d/2] with x [B, ..., T, d]:
+ * row b is rotated by its own angles, exactly as it would be alone.
+ */
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, layout: RopeLayout = 'half'): Tensor {
   const d = x.shape[x.ndim - 1]!;
   const t = x.shape[x.ndim - 2]!;
+  if (cos.ndim === 3) {
+    const b = cos.shape[0]!;
+    if (x.ndim < 3 || x.shape[0] !== b || sin.ndim !== 3 || sin.shape[0] !== b) {
+      fail('rope', `per-row angles cos ${formatShape(cos.shape)} / sin ${formatShape(sin.shape)} need x [${b}, ..., T, d], got ${formatShape(x.shape)}`);
+    }
+    const [tc, half] = [cos.shape[1]!, cos.shape[2]!];
+    const rows = Array.from({ length: b }, (_, r) => rope(
+      x.narrow(0, r, 1), cos.narrow(0, r, 1).reshape(tc, half), sin.narrow(0, r, 1).reshape(tc, half), layout,
+    )); // B x [1, ..., T, d]
+    return b === 1 ? rows[0]! : concat(rows, 0); // [B, ..., T, d]
+  }
   if (x.ndim < 2 || cos.ndim !== 2 || cos.shape[0] !== t || cos.shape[1]! * 2 !== d || sin.shape[0] !== t || sin.shape[1] !== cos.shape[1]) {
     fail('rope', `angles cos ${formatShape(cos.shape)} / sin ${formatShape(sin.shape)} do not fit x ${formatShape(x.shape)} (expected [${t},${d / 2}])`);
   }

@@ -71,6 +71,11 @@ export class ChatTemplate {
     return new ChatTemplate({ chat_template: template, ...specialTokens }, 'template');
   }
 
+  /** The config's special tokens as strings (bos_token, eos_token, ...), the template's variables. */
+  get specialTokens(): Readonly<Record<string, string>> {
+    return this.specials;
+  }
+
   get names(): string[] {
     return [...this.templates.keys()];
   }

@@ -4,21 +4,24 @@
  * <|endoftext|>): the command's ids and text equal the library's generation in-process for the same
  * settings; --no-cache and the default cache agree; --window and --kv int8 select those caches;
  * a seed reproduces a sampled run; the JSON has every documented field; streaming prints the text;
- * errors exit 2 with a message; chat streams replies that equal a session-continued generation in
- * the plain "User:/Assistant:" format and says that it uses it.
+ * errors exit 2 with a message; several prompts (--prompt repeated, --prompts-file, --prompt-ids
+ * repeated) run as one batch whose JSON lines equal each prompt generated alone; chat streams
+ * replies that equal a fresh generation over the whole conversation, in the folder's chat template
+ * when tokenizer_config.json has one, else in the plain "User:/Assistant:" format, and says which.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
-  Generator, InferenceSession, LlamaConfig, LlamaForCausalLM, generateAll, generativeModel, loadModel, loadTokenizerJson,
-  readHfFolder, toHfExport, trainBpe, trainedTokenizerJson, writeHfFolder, type GenerateOptions,
+  Generator, InferenceSession, LlamaConfig, LlamaForCausalLM, generateAll, generativeModel, loadChatTemplate, loadModel, loadTokenizerJson,
+  readHfFolder, toHfExport, trainBpe, trainedTokenizerJson, writeHfFolder, type ChatMessage, type GenerateOptions,
 } from '../../src/index.js';
-import { PLAIN_CHAT, reuseSession } from '../../src/cli/commands/chat.js';
+import { PLAIN_CHAT, chatFormat, renderPlainChat, reuseSession } from '../../src/cli/commands/chat.js';
+import { loadForGeneration } from '../../src/cli/generation.js';
 import { FIXTURES } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
@@ -33,7 +36,14 @@ costs one pass over the cache instead of a pass over the whole sequence. Hello w
 hello tokens: the quick brown fox jumps over the lazy dog while the model writes text.`;
 
 let dir: string;
+/** The same model with a tokenizer_config.json holding a ChatML chat template. */
+let chatDir: string;
+/** ... and with a tokenizer_config.json that has no chat template. */
+let noTemplateDir: string;
 let work: string;
+
+const CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+  + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'attn-generate-'));
@@ -50,6 +60,15 @@ before(() => {
   const tokPath = join(work, 'tokenizer.json');
   writeFileSync(tokPath, JSON.stringify(tokJson));
   writeHfFolder(dir, { config: { ...exp.config, eos_token_id: 300 }, tensors: exp.tensors, copyFiles: [tokPath] });
+  chatDir = join(work, 'tiny-llama-chat');
+  const tokConfig = join(work, 'tokenizer_config.json');
+  writeFileSync(tokConfig, JSON.stringify({ eos_token: '<|endoftext|>', chat_template: CHATML }));
+  writeHfFolder(chatDir, { config: { ...exp.config, eos_token_id: 300 }, tensors: exp.tensors, copyFiles: [tokPath, tokConfig] });
+  noTemplateDir = join(work, 'tiny-llama-no-template');
+  mkdirSync(join(work, 'no-template'));
+  const plainConfig = join(work, 'no-template', 'tokenizer_config.json');
+  writeFileSync(plainConfig, JSON.stringify({ eos_token: '<|endoftext|>' }));
+  writeHfFolder(noTemplateDir, { config: { ...exp.config, eos_token_id: 300 }, tensors: exp.tensors, copyFiles: [tokPath, plainConfig] });
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -127,7 +146,11 @@ describe('attn generate', () => {
 
   it('errors exit 2 with a message that names the problem', () => {
     const cases: [string[], RegExp][] = [
-      [['generate', '--model', dir], /give exactly one of --prompt TEXT or --prompt-ids/],
+      [['generate', '--model', dir], /give exactly one of --prompt TEXT \(or --prompts-file FILE\) or --prompt-ids 1,2,3/],
+      [['generate', '--model', dir, '--prompt', 'x', '--prompt-ids', '1,2'], /give exactly one of --prompt TEXT/],
+      [['generate', '--model', dir, '--prompts-file', join(work, 'nope.txt')], /--prompts-file: no such file/],
+      [['generate', '--model', dir, '--prompt', 'x', '--prompt', 'y', '--window', '4', '--sinks', '2'], /a 'sinks' cache cannot hold a padded batch of several prompts/],
+      [['generate', '--model', join(FIXTURES, 'models-t5'), '--prompt-ids', '1,2', '--prompt-ids', '3'], /several prompts run as one batch, which needs a decoder-only model; t5 is an encoder-decoder/],
       [['generate', '--model', dir, '--prompt', 'x', '--no-cache', '--kv', 'int8'], /--kv configures the KV cache; it cannot be combined with --no-cache/],
       [['generate', '--model', dir, '--prompt', 'x', '--kv', 'int4'], /--kv: expected f32 or int8, got 'int4'/],
       [['generate', '--model', dir, '--prompt', 'x', '--sinks', '2'], /--sinks needs --window W/],
@@ -143,17 +166,97 @@ describe('attn generate', () => {
   });
 });
 
+describe('attn generate: several prompts as one batch', () => {
+  const PROMPTS = ['hello world', 'the quick brown fox jumps over', 'cache'];
+
+  function runLines(...args: string[]): (GenerateJson & { prompt_index: number; batch: Record<string, number> })[] {
+    const r = attn(['generate', '--model', dir, '--json', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  }
+
+  it('--prompt repeated: one JSON object per prompt, each equal to that prompt generated alone', async () => {
+    const lines = runLines(...PROMPTS.flatMap((p) => ['--prompt', p]), '--max-tokens', '9');
+    assert.equal(lines.length, 3);
+    const { model, tok } = library();
+    for (const [i, p] of PROMPTS.entries()) {
+      const line = lines[i]!;
+      assert.equal(line.prompt_index, i);
+      const want = await generateAll(model, tok, p, { maxTokens: 9 });
+      assert.deepEqual(line.ids, want.ids, `prompt ${i} ids`);
+      assert.equal(line.text, want.text, `prompt ${i} text`);
+      assert.equal(line.finish_reason, want.finishReason);
+      assert.equal(line.prompt_tokens, tok.encode(p).length);
+      for (const k of ['ttft_ms', 'tpot_ms', 'tokens_per_s', 'prefill_tokens_per_s', 'decode_tokens_per_s', 'generated_tokens']) {
+        assert.equal(typeof line[k as keyof GenerateJson], 'number', k);
+      }
+      assert.deepEqual(line.cache, { kind: 'dense' });
+      assert.equal(line.batch['size'], 3);
+      assert.equal(line.batch['prompt_tokens'], PROMPTS.reduce((s, q) => s + tok.encode(q).length, 0));
+    }
+    console.log(`# attn generate batch: ${lines.map((l) => JSON.stringify(l.text)).join(', ')}`);
+  });
+
+  it('--prompts-file and repeated --prompt-ids give the same batch; a seeded sampled batch reproduces', () => {
+    const file = join(work, 'prompts.txt');
+    writeFileSync(file, `${PROMPTS.join('\n')}\n\n`);
+    const fromFile = runLines('--prompts-file', file, '--max-tokens', '6').map((l) => l.ids);
+    assert.deepEqual(fromFile, runLines(...PROMPTS.flatMap((p) => ['--prompt', p]), '--max-tokens', '6').map((l) => l.ids));
+    const { tok } = library();
+    const byIds = runLines(...PROMPTS.flatMap((p) => ['--prompt-ids', tok.encode(p).join(',')]), '--max-tokens', '6').map((l) => l.ids);
+    assert.deepEqual(byIds, fromFile);
+    const sampled = ['--prompts-file', file, '--max-tokens', '8', '--temperature', '1.3', '--seed', '5'];
+    assert.deepEqual(runLines(...sampled).map((l) => l.ids), runLines(...sampled).map((l) => l.ids));
+  });
+
+  it('without --json each output follows a "=== prompt N of M ===" line; timings per prompt and for the batch go to stderr', () => {
+    const r = attn(['generate', '--model', dir, '--prompt', PROMPTS[0]!, '--prompt', PROMPTS[1]!, '--max-tokens', '5']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = runLines('--prompt', PROMPTS[0]!, '--prompt', PROMPTS[1]!, '--max-tokens', '5');
+    assert.equal(r.stdout, `=== prompt 1 of 2 ===\n${lines[0]!.text}\n=== prompt 2 of 2 ===\n${lines[1]!.text}\n`);
+    assert.match(r.stderr, /\[prompt 1: \d+ prompt tokens, 5 generated \(length\)/);
+    assert.match(r.stderr, /\[batch of 2: \d+ prompt tokens, 10 generated in 4 decode steps/);
+  });
+});
+
 describe('attn chat', () => {
+  it("uses tokenizer_config.json's chat template; each reply equals a fresh generation over the templated conversation", async () => {
+    const r = attn(['chat', '--model', chatDir, '--max-tokens', '8', '--system', 'be brief'], 'hello\nthe quick fox\n/exit\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /using the chat template of tokenizer_config\.json \(replies end at <\|endoftext\|>\)/);
+    const { model, tok } = library();
+    const template = loadChatTemplate(chatDir);
+    const opts = { maxTokens: 8, stopIds: [300] };
+    const turn1: ChatMessage[] = [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }];
+    const ids1 = template.encodeChat(tok, turn1, { addGenerationPrompt: true });
+    assert.ok(tok.decode(ids1).endsWith('<|im_start|>assistant\n'), 'the prompt ends with the generation prompt');
+    const first = await generateAll(model, tok, ids1, opts);
+    const turn2: ChatMessage[] = [...turn1, { role: 'assistant', content: first.text }, { role: 'user', content: 'the quick fox' }];
+    const second = await generateAll(model, tok, template.encodeChat(tok, turn2, { addGenerationPrompt: true }), opts);
+    assert.equal(r.stdout, `${first.text}\n${second.text}\n`);
+  });
+
+
   it('streams replies in the plain User:/Assistant: format; each reply equals a fresh generation over the whole conversation', async () => {
     const r = attn(['chat', '--model', dir, '--max-tokens', '8'], 'hello\nthe quick fox\n/exit\n');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /no chat template in tokenizer_config\.json; using a plain "User:\/Assistant:" format/);
+    assert.match(r.stderr, /no tokenizer_config\.json, so no chat template; using a plain "User:\/Assistant:" format/);
     const { model, tok } = library();
     const turn1 = PLAIN_CHAT.first('hello', null);
     const first = await generateAll(model, tok, turn1, { maxTokens: 8, stop: PLAIN_CHAT.stop });
     const turn2 = turn1 + first.text + PLAIN_CHAT.next('the quick fox');
     const second = await generateAll(model, tok, turn2, { maxTokens: 8, stop: PLAIN_CHAT.stop });
     assert.equal(r.stdout, `${first.text}\n${second.text}\n`);
+  });
+
+  it('falls back to the plain format, saying why, when tokenizer_config.json has no chat template', () => {
+    const format = chatFormat(loadForGeneration(noTemplateDir));
+    assert.equal(format.kind, 'plain');
+    assert.match(format.notice, /no usable chat template in tokenizer_config\.json \(.*has no chat_template.*\); using a plain "User:\/Assistant:" format/);
+    assert.equal(format.kind, chatFormat(loadForGeneration(dir)).kind);
+    assert.equal(chatFormat(loadForGeneration(chatDir)).kind, 'template');
+    const msgs: ChatMessage[] = [{ role: 'system', content: 's' }, { role: 'user', content: 'a' }, { role: 'assistant', content: ' b' }, { role: 'user', content: 'c' }];
+    assert.equal(renderPlainChat(msgs), `${PLAIN_CHAT.first('a', 's')} b${PLAIN_CHAT.next('c')}`);
   });
 
   it('reuseSession keeps the common prefix, trims the rest, or starts over when the cache cannot trim', () => {
