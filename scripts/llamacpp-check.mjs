@@ -8,14 +8,16 @@
 // at that folder (build attn first: npm run build):
 //   mkdir /tmp/llamacpp && cd /tmp/llamacpp && npm init -y &&
 //     npm i node-llama-cpp @node-llama-cpp/linux-x64 --omit=optional --ignore-scripts
-//   node scripts/llamacpp-check.mjs --llama-cpp /tmp/llamacpp --gguf model.gguf [--prompt TEXT] [--steps N]
+//   node scripts/llamacpp-check.mjs --llama-cpp /tmp/llamacpp --gguf model.gguf [--prompt TEXT] [--steps N] [--activations q8_0]
+// --activations q8_0 runs attn's Q8_0/Q4_0 layers with llama.cpp's arithmetic (inputs quantized to
+// q8_0 blocks); the default keeps them float32.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
 const { values } = parseArgs({
-  options: { 'llama-cpp': { type: 'string' }, gguf: { type: 'string' }, prompt: { type: 'string' }, steps: { type: 'string' } },
+  options: { 'llama-cpp': { type: 'string' }, gguf: { type: 'string' }, prompt: { type: 'string' }, steps: { type: 'string' }, activations: { type: 'string' } },
 });
 if (!values['llama-cpp'] || !values.gguf) {
   console.error('usage: node scripts/llamacpp-check.mjs --llama-cpp DIR --gguf FILE [--prompt TEXT] [--steps N]');
@@ -52,8 +54,8 @@ const seq = ctx.getSequence();
 const evaluated = await seq.controlledEvaluate(ids.map((t) => [t, { generateNext: { logits: true } }]));
 const theirs = new Float32Array(ids.length * vocab);
 evaluated.forEach((o, p) => { for (const [tok, v] of o.next.logits) theirs[p * vocab + tok] = v; });
-const { model: ours } = A.loadGgufModel(file);
-const ourLogits = ours.forward(A.fromTypedArray(Int32Array.from(ids), [1, ids.length]));
+const { model: ours } = A.loadGgufModel(file, { activations: values.activations ?? 'float32' });
+const ourLogits = A.noGrad(() => ours.forward(A.fromTypedArray(Int32Array.from(ids), [1, ids.length])));
 const cmp = A.compareLogits(ourLogits, A.fromTypedArray(theirs, [1, ids.length, vocab]));
 let scale = 0;
 for (const v of ourLogits.toTypedArray()) scale = Math.max(scale, Math.abs(v));
