@@ -46,8 +46,8 @@ function eosIds(v: unknown): number[] | null {
  * A .gguf file -> model (Linear weights run in their stored format: F16, Q8_0, Q4_0 ...) and the
  * tokenizer of its metadata (BOS as tokenizer.ggml.add_bos_token says, as llama.cpp does).
  */
-function loadGgufForGeneration(path: string): LoadedForGeneration {
-  const loaded = loadModelFile(path);
+function loadGgufForGeneration(path: string, activations: 'float32' | 'q8_0'): LoadedForGeneration {
+  const loaded = loadModelFile(path, { activations });
   const eos = eosIds(loaded.config['eos_token_id']);
   const model = generativeModel(loaded, { config: loaded.config, ...(eos ? { eosTokenIds: eos } : {}) });
   const meta = loaded.gguf!.plainMetadata();
@@ -62,10 +62,14 @@ function loadGgufForGeneration(path: string): LoadedForGeneration {
  * --model DIR or FILE.gguf (or the default folder) -> model, tokenizer (tokenizer.json, else
  * tokenizer.model, else none; a GGUF file's own vocabulary).
  */
-export function loadForGeneration(dirOption: string | undefined): LoadedForGeneration {
+export function loadForGeneration(dirOption: string | undefined, activationsOption?: string): LoadedForGeneration {
   const dir = dirOption ?? DEFAULT_MODEL_DIR;
   if (dir === null) throw new UsageError('--model DIR is required (a Hugging Face folder: config.json, model.safetensors, tokenizer.json)');
-  if (existsSync(dir) && statSync(dir).isFile() && /\.gguf$/i.test(dir)) return loadGgufForGeneration(dir);
+  const activations = activationsOption ?? 'float32';
+  if (activations !== 'float32' && activations !== 'q8_0') throw new UsageError(`--activations: expected float32 or q8_0, got '${activations}'`);
+  const isGguf = existsSync(dir) && statSync(dir).isFile() && /\.gguf$/i.test(dir);
+  if (activationsOption !== undefined && !isGguf) throw new UsageError('--activations applies to the quantized weights of a .gguf model (--model FILE.gguf)');
+  if (isGguf) return loadGgufForGeneration(dir, activations);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(dirOption === undefined ? `no --model given and the default model folder '${dir}' does not exist` : `--model: no such folder '${dir}'`);
   }
@@ -92,6 +96,7 @@ export const SAMPLING_OPTIONS = {
   'presence-penalty': { type: 'string' }, 'frequency-penalty': { type: 'string' }, seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   'no-cache': { type: 'boolean' }, kv: { type: 'string' }, window: { type: 'string' }, sinks: { type: 'string' }, heavy: { type: 'string' },
+  activations: { type: 'string' },
 } as const;
 
 export const SAMPLING_USAGE = `  --max-tokens N          tokens to generate at most (default 256)
@@ -111,7 +116,9 @@ export const SAMPLING_USAGE = `  --max-tokens N          tokens to generate at m
                           attention at inference)
   --sinks S               with --window: also keep the first S positions (StreamingLLM)
   --heavy H               with --window: also keep the H older positions with the most
-                          accumulated attention (H2O; W is then its recent window)`;
+                          accumulated attention (H2O; W is then its recent window)
+  --activations A         .gguf models: float32 (default, exact) or q8_0 (Q8_0/Q4_0 layers
+                          quantize their input to q8_0 blocks, as llama.cpp does: faster decode)`;
 
 type Values = { [K in keyof typeof SAMPLING_OPTIONS]?: (typeof SAMPLING_OPTIONS)[K]['type'] extends 'boolean' ? boolean : (typeof SAMPLING_OPTIONS)[K] extends { multiple: true } ? string[] : string };
 

@@ -121,6 +121,16 @@ describe('attn convert <-> .gguf', () => {
     assert.deepEqual(out.ids, want.ids);
     assert.equal(out.text, want.text);
     assert.equal(out.ids.length, 10);
+
+    // --activations q8_0: llama.cpp's arithmetic, the library's tokens with the same option
+    const q = attn('generate', '--model', file, '--prompt', 'The Congress', '--max-tokens', '10', '--json', '--activations', 'q8_0');
+    assert.equal(q.code, 0, q.stderr);
+    const q8 = loadGgufModel(gguf, { activations: 'q8_0' });
+    assert.equal((q8.model as LlamaForCausalLM).model.layers.at(0).mlp.upProj.activations, 'q8_0');
+    const wantQ8 = await generateAll(generativeModel(q8, { config: configFromGguf(gguf) }), tokenizer, 'The Congress', { maxTokens: 10 });
+    assert.deepEqual((JSON.parse(q.stdout) as { ids: number[] }).ids, wantQ8.ids);
+    assert.match(attn('generate', '--model', file, '--prompt', 'x', '--activations', 'int4').stderr, /--activations: expected float32 or q8_0, got 'int4'/);
+    assert.match(attn('generate', '--model', folder, '--prompt', 'x', '--activations', 'q8_0').stderr, /--activations applies to the quantized weights of a .gguf model/);
   });
 
   it('--model FILE.gguf works for trace and eval-style loading; bad options are refused', () => {

@@ -125,7 +125,7 @@ ${SAMPLING_USAGE}`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, system: { type: 'string' }, ...SAMPLING_OPTIONS }, strict: true });
     const { maxTokens, stop, ...sampling } = samplingFromArgs(values);
-    const loaded = loadForGeneration(values.model);
+    const loaded = loadForGeneration(values.model, values.activations);
     const { model, tokenizer } = loaded;
     if (model.kind !== 'decoder-only') throw new UsageError(`chat needs a decoder-only model; ${model.modelType} is an encoder-decoder (use attn generate)`);
     if (!tokenizer) throw new UsageError(`${loaded.dir} has no tokenizer.json or tokenizer.model`);

@@ -83,7 +83,7 @@ ${SAMPLING_USAGE}
       throw new UsageError('give exactly one of --prompt TEXT (or --prompts-file FILE) or --prompt-ids 1,2,3 (each repeatable for a batch)');
     }
     const sampling = samplingFromArgs(values);
-    const loaded = loadForGeneration(values.model);
+    const loaded = loadForGeneration(values.model, values.activations);
     const { model, tokenizer } = loaded;
     const cache = cacheFromArgs(values, model);
     let prompts: (string | number[])[];
