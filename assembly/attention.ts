@@ -143,9 +143,10 @@ export function attnForward(
     store<f32>(lse + (<usize>item << 2), m + logL);
     if (stats) {
       // max_j p_j = exp(m - lse) = 1 / l; entropy -sum p log p = log l - sum p (s - m)
+      // a fully masked row has no weights: NaN for both, as its softmax is NaN
       const st = stats + (<usize>item << 3);
-      store<f32>(st, <f32>1 / l);
-      store<f32>(st, logL - ps / l, 4);
+      store<f32>(st, l == 0 ? NaN : <f32>1 / l);
+      store<f32>(st, l == 0 ? NaN : logL - ps / l, 4);
     }
   }
 }

@@ -554,6 +554,8 @@ export function ggmlTypeOf(t: Tensor, name: string): GgmlTypeName {
       const q = t.storage.quant;
       const type = t.dtype === 'int8' ? 'Q8_0' : 'Q4_0';
       if (!q || q.blockSize !== 32) fail('serializeGguf', `tensor '${name}': ${t.dtype} with blocks of ${q?.blockSize} cannot be written as ${type} (blocks of 32)`);
+      const row = t.shape[t.ndim - 1] ?? 0;
+      if (row % 32 !== 0) fail('serializeGguf', `tensor '${name}': rows of ${row} elements are not whole ${type} blocks of 32 (shape ${formatShape(t.shape)})`);
       return type;
     }
     default:

@@ -328,7 +328,7 @@ export function loadGgufModel(file: GgufFile, opts: LoadGgufOptions = {}): Extra
         if (!(m instanceof Linear)) continue;
         const name = `${path}.weight`;
         if (!pretrained.weights.has(name) || pretrained.weights.info(name).typeName === 'F32') continue;
-        m.setWeight(pretrained.weights.get(name));
+        m.setWeight(pretrained.weights.get(name), { release: true }); // the float32 copy loadPretrained made
         const blocks = m.weight.dtype === 'int8' || m.weight.dtype === 'int4';
         if (opts.activations === 'q8_0' && blocks && m.inFeatures % 32 === 0) m.activations = 'q8_0';
       }

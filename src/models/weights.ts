@@ -39,6 +39,12 @@ export function loadWeights(model: Module, source: TensorSource, opts: LoadWeigh
     if (!sameShape(t.shape, p.shape)) problems.push(`${key}: expected shape ${formatShape(p.shape)}, got ${formatShape(t.shape)}`);
     else state.set(name, t);
   }
-  if (problems.length) fail(what, problems.join('; '));
-  model.loadStateDict(state);
+  try {
+    if (problems.length) fail(what, problems.join('; '));
+    model.loadStateDict(state);
+  } finally {
+    // the source made these for this load (dequantized or staged copies): their memory, which the
+    // wasm backend keeps until disposed, goes back now instead of doubling a model's footprint
+    for (const t of state.values()) if (!t.isDisposed) t.dispose();
+  }
 }

@@ -37,10 +37,15 @@ export class Linear extends Module {
   /**
    * Replaces the weight by a tensor of the same shape: a quantized or half-precision copy for
    * inference (quantizeModel, GGUF loading), which forward then runs through the fused kernel.
+   * With `{ release: true }` the replaced weight is disposed (its memory returns to the backend;
+   * a float32 original would otherwise stay in the wasm heap beside its quantized copy): only
+   * for a weight this layer alone holds.
    */
-  setWeight(t: Tensor): void {
+  setWeight(t: Tensor, opts: { release?: boolean } = {}): void {
+    const old = this.weight;
     // kept for every forward pass: in the backend's memory, so the kernel reads it in place
     this.setParameter('weight', toBackendMemory(t));
+    if (opts.release && old !== t && !old.isDisposed) old.dispose();
   }
 
   forward(x: Tensor): Tensor {

@@ -113,8 +113,9 @@ export abstract class Module {
         const src = state.get(name);
         if (!src) continue;
         if (!sameShape(src.shape, p.shape)) fail('loadStateDict', `${name}: expected shape ${formatShape(p.shape)}, got ${formatShape(src.shape)}`);
-        const values = src.to(p.dtype).toTypedArray();
-        p.storage.data.set(values, p.offset);
+        const converted = src.to(p.dtype);
+        p.storage.data.set(converted.toTypedArray(), p.offset);
+        if (converted !== src) converted.dispose();
       }
     });
   }

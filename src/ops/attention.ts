@@ -70,11 +70,14 @@ export function attentionStats(q: Tensor, k: Tensor, v: Tensor, opts: Omit<Atten
   if (canFuse(q, k, v, opts)) {
     const { kernel, spec, qc, ks, vs, biasView, kvStrides } = fusedInputs(q, k, v, opts, scale, window);
     const r = kernel.forward(qc.view('attention'), ks.view('attention'), vs.view('attention'), biasView, { ...spec, kvStrides, stats: true });
-    const st = fromBuffer(r.stats!, 'float32', [spec.batch, spec.headsQ, spec.tq, 2]); // [B, Hq, Tq, (max, entropy)]
-    return { maxWeight: contiguous(st.narrow(3, 0, 1).squeeze(3)), entropy: contiguous(st.narrow(3, 1, 1).squeeze(3)) };
+    if (r?.stats) {
+      const st = fromBuffer(r.stats, 'float32', [spec.batch, spec.headsQ, spec.tq, 2]); // [B, Hq, Tq, (max, entropy)]
+      return { maxWeight: contiguous(st.narrow(3, 0, 1).squeeze(3)), entropy: contiguous(st.narrow(3, 1, 1).squeeze(3)) };
+    }
   }
   const weights = attentionWeightsComposed(q, k, opts, scale, window); // [..., Tq, Tk]
-  const plogp = where(compare('gt', weights, 0), mul(weights, log(weights)), 0);
+  // 0 log 0 = 0; a fully masked row (NaN weights) stays NaN, as in the kernel
+  const plogp = where(compare('eq', weights, 0), 0, mul(weights, log(weights)));
   return { maxWeight: max(weights, -1), entropy: neg(sum(plogp, -1)) };
 }
 
@@ -187,6 +190,7 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions,
   const [b, hq, tq] = [spec.batch, spec.headsQ, spec.tq];
   const dv = spec.valueDim;
   const r = kernel.forward(qc.view('attention'), ks.view('attention'), vs.view('attention'), biasView, { ...spec, kvStrides });
+  if (!r) return composedAttention(q, k, v, opts, scale, window); // the kernel had no room for its scratch
   const out = fromBuffer(r.out, 'float32', [b, hq, tq, dv]);
   const lse = fromBuffer(r.lse, 'float32', [b, hq, tq]);
   return recordOp(out, 'attention', [qc, ks, vs], (g) => {

@@ -31,13 +31,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
       if (k % 32 !== 0 || block % 32 !== 0) fail('linear', `q8_0 activations need an input size and weight block size that are multiples of 32 (input ${k}, block ${block})`);
       if (x.requiresGrad) fail('linear', 'q8_0 activations are for inference: the input requires a gradient (run under noGrad)');
     }
-    const kernel = fusedKernel('linear');
-    if (kernel && x.dtype === 'float32' && !x.requiresGrad && weight.isContiguous) {
-      const xc = x.contiguous();
-      y = fromBuffer(kernel.forward(xc.view('linear'), weight.view('linear'), weight.storage.quant, { activations }), 'float32', [...x.shape.slice(0, -1), n]);
-    } else {
-      y = matmul(q8 ? quantizeActivationsQ8(x) : x, transpose(weight.to('float32'), 0, 1));
+    if (q8 && weight.dtype === 'int4' && weight.storage.quant!.blockSize !== 32) {
+      fail('linear', `q8_0 activations need int4 weights in blocks of 32 (Q4_0), got blocks of ${weight.storage.quant!.blockSize}`);
     }
+    const kernel = fusedKernel('linear');
+    const fused = kernel && x.dtype === 'float32' && !x.requiresGrad && weight.isContiguous
+      ? kernel.forward(x.contiguous().view('linear'), weight.view('linear'), weight.storage.quant, { activations })
+      : null;
+    y = fused ? fromBuffer(fused, 'float32', [...x.shape.slice(0, -1), n])
+      : matmul(q8 ? quantizeActivationsQ8(x) : x, transpose(weight.to('float32'), 0, 1));
   }
   return bias ? add(y, bias) : y;
 }

@@ -100,8 +100,11 @@ export interface AttentionSpec {
  * through its strides. forward returns out [B, Hq, Tq, Dv] and the per-row log-sum-exp.
  */
 export interface FusedAttention {
-  /** With spec.stats, also per query row [max weight, entropy] ([B, Hq, Tq, 2]). */
-  forward(q: View, k: View, v: View, bias: View | null, spec: AttentionSpec): { out: TypedArray; lse: TypedArray; stats?: TypedArray };
+  /**
+   * With spec.stats, also per query row [max weight, entropy] ([B, Hq, Tq, 2]). null: the kernel
+   * could not run (no room for its scratch); the caller takes the composed path.
+   */
+  forward(q: View, k: View, v: View, bias: View | null, spec: AttentionSpec): { out: TypedArray; lse: TypedArray; stats?: TypedArray } | null;
   backward(
     q: View, k: View, v: View, bias: View | null, out: View, lse: View, gOut: View, spec: AttentionSpec,
   ): { gq: TypedArray; gk: TypedArray; gv: TypedArray };
@@ -112,7 +115,8 @@ export interface FusedAttention {
  * with per-block scales along K (the decode path: few rows, weights read once).
  */
 export interface FusedLinear {
-  forward(x: View, w: View, scales: QuantScales | null, opts?: LinearKernelOptions): TypedArray;
+  /** null: the kernel could not run (no room for its scratch); the caller takes the composed path. */
+  forward(x: View, w: View, scales: QuantScales | null, opts?: LinearKernelOptions): TypedArray | null;
 }
 
 /**

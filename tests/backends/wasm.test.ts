@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend } from '../../src/backends/wasm/index.js';
-import { Generator, getBackend, matmul, randn, referenceBackend, setBackend, sum } from '../../src/index.js';
+import { Generator, getBackend, linear, matmul, quantizeInt8, randn, referenceBackend, scaledDotProductAttention, setBackend, sum } from '../../src/index.js';
 import { conformanceSuite } from './conformance.js';
 import { assertClose } from '../helpers.js';
 
@@ -39,5 +39,36 @@ describe('wasm memory limits', () => {
       small.close();
     }
     assert.throws(() => createWasmBackend({ maxMemoryMiB: 8192 }), /wasm: maxMemoryMiB must be an integer in \[16, 4096\], got 8192/);
+  });
+
+  it('the fused linear and attention kernels fall back to the composed path when their scratch does not fit', () => {
+    const small = createWasmBackend({ threads: 2, maxMemoryMiB: 32 });
+    const prev = getBackend();
+    try {
+      setBackend(small);
+      const g = new Generator(4);
+      // int8 weights resident in wasm memory, then the heap filled so no call can stage its input
+      const w = quantizeInt8(randn([1024, 1024], { generator: g }), { blockSize: 32 });
+      const q = randn([1, 2, 64, 32], { generator: g });
+      const kv = randn([1, 2, 64, 32], { generator: g });
+      const fill: ReturnType<typeof randn>[] = [];
+      for (const size of [1 << 20, 1 << 14, 1 << 8]) {
+        for (;;) {
+          const t = randn([size], { generator: g });
+          fill.push(t);
+          if (!(t.storage.data.buffer instanceof SharedArrayBuffer)) break;
+        }
+      }
+      assert.ok(fill.length > 3);
+      const x = randn([4, 1024], { generator: g }); // not resident: must be staged
+      const y = linear(x, w, null, { activations: 'q8_0' }).toTypedArray();
+      const o = scaledDotProductAttention(q, kv, kv, { causal: true }).toTypedArray();
+      setBackend(referenceBackend);
+      assertClose(y, linear(x, w, null, { activations: 'q8_0' }).toTypedArray(), { atol: 1e-4, rtol: 1e-5 }, 'linear with no room for scratch');
+      assertClose(o, scaledDotProductAttention(q, kv, kv, { causal: true }).toTypedArray(), { atol: 1e-5, rtol: 1e-5 }, 'attention with no room for scratch');
+    } finally {
+      setBackend(prev);
+      small.close();
+    }
   });
 });

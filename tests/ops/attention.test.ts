@@ -153,4 +153,19 @@ describe('attention statistics without the weight matrix (max weight, entropy pe
     const one = A.attentionStats(A.ones([1, 1, 1, 4]), A.ones([1, 1, 1, 4]), A.ones([1, 1, 1, 4]));
     assert.deepEqual([one.maxWeight.item(), one.entropy.item()], [1, 0]);
   });
+
+  it('a fully masked row gives NaN statistics on both paths; the other rows are unaffected', () => {
+    const mask = A.tensor([[false, false, false], [true, true, false]]).reshape(1, 1, 2, 3);
+    const q = A.randn([1, 1, 2, 4], { generator: new Generator(5) });
+    const k = A.randn([1, 1, 3, 4], { generator: new Generator(6) });
+    for (const fused of [true, false]) {
+      const f = () => {
+        const s = A.attentionStats(q, k, A.zeros([1, 1, 3, 2]), { mask });
+        return [[...s.maxWeight.toTypedArray()], [...s.entropy.toTypedArray()]];
+      };
+      const [mx, ent] = fused ? f() : withoutFused(f);
+      assert.ok(Number.isNaN(mx![0]) && Number.isNaN(ent![0]), `fused=${fused}: masked row ${mx![0]}, ${ent![0]}`);
+      assert.ok(mx![1]! > 0.5 && mx![1]! <= 1 && ent![1]! > 0 && ent![1]! <= Math.log(2) + 1e-6, `fused=${fused}: row 1 ${mx![1]}, ${ent![1]}`);
+    }
+  });
 });

@@ -115,5 +115,11 @@ describe('q8_0 activations (llama.cpp arithmetic for quantized weights)', () => 
     assert.throws(() => linear(randn([1, 64]).requiresGrad_(), w32, null, { activations: 'q8_0' }), /for inference/);
     assert.throws(() => linear(randn([1, 64]), w32, null, { activations: 'q4' as never }), /activations must be 'float32' or 'q8_0', got 'q4'/);
     assert.throws(() => quantizeActivationsQ8(randn([2, 40])), /\(40\) must be a multiple of 32/);
+    // int4 blocks of 64 pair elements j and j + 32 in a byte: not the Q4_0 layout the integer kernel reads
+    const w64 = quantizeInt4(randn([4, 128], { generator: new Generator(2) }), { blockSize: 64 });
+    for (const fused of [true, false]) {
+      const f = () => linear(randn([1, 128]), w64, null, { activations: 'q8_0' });
+      assert.throws(fused ? f : () => withoutFused(f), /int4 weights in blocks of 32 \(Q4_0\), got blocks of 64/);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   pool, tidy, keep, tensor, mul, sum, exp, randn, Generator, getBackend, setBackend, referenceBackend, type Backend,
-  fromTypedArray, isBackendBuffer, quantizedTensor, toBackendMemory,
+  fromTypedArray, isBackendBuffer, quantizedTensor, toBackendMemory, Linear, quantizeInt8,
   type WasmBackend,
 } from '../../src/index.js';
 
@@ -123,6 +123,21 @@ describe('eager memory release (wasm backend: tensors live in wasm memory)', () 
     const f16 = toBackendMemory(fromTypedArray(Uint16Array.from([0x3c00, 0xc000, 0x3800]), [3], { dtype: 'float16' }));
     assert.equal(isBackendBuffer(f16.storage.data), true);
     assert.deepEqual(f16.to('float32').toArray(), [1, -2, 0.5]);
+  });
+
+  it('Linear.setWeight with release returns the replaced float32 weight to the wasm heap', () => {
+    const layer = new Linear(256, 512);
+    const old = layer.weight;
+    const free = () => wasm().memoryStats().freeBytes;
+    const before = free();
+    // (tidy disposes the detached view, the storage's only other holder)
+    layer.setWeight(tidy(() => quantizeInt8(old.detach(), { blockSize: 32 })), { release: true });
+    assert.equal(old.isDisposed, true);
+    assert.ok(free() - before >= 256 * 512 * 4 - 2 * 256 * 512, `freed ${free() - before} bytes`);
+    const kept = new Linear(64, 64);
+    const w = kept.weight;
+    kept.setWeight(quantizeInt8(w.detach(), { blockSize: 32 }));
+    assert.equal(w.isDisposed, false, 'without release the old weight is left to its other holders');
   });
 });
 

@@ -1,6 +1,6 @@
 /** Backend.fused.attention on the wasm kernels (assembly/attention.ts). */
 import { sizeOf, type AttentionSpec, type FusedAttention, type TypedArray, type View } from '../../tensor/index.js';
-import { output, type OutputAlloc, type WasmRuntime } from './runtime.js';
+import { output, WasmOutOfMemory, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_ATTN_BWD, JOB_ATTN_FWD, f32Bits, type ThreadPool } from './pool.js';
 
 function put(rt: WasmRuntime, v: View): number {
@@ -53,6 +53,10 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAl
           s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], rows, sp,
         ]);
         return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows), ...(sp ? { stats: out(rt, alloc, sp, rows * 2) } : {}) };
+      } catch (e) {
+        // no room in wasm memory for the staged inputs: ops attention takes the composed path
+        if (e instanceof WasmOutOfMemory) return null;
+        throw e;
       } finally {
         rt.reset();
       }

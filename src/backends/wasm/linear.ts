@@ -10,7 +10,7 @@
  * dequantised blocks (d * q) with the GEMM kernel, which is the same sum up to float rounding.
  */
 import { fail, sizeOf, storageLength, type FusedLinear, type LinearKernelOptions, type QuantScales, type View } from '../../tensor/index.js';
-import { resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
+import { resultF32, WasmOutOfMemory, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_DEQUANT, JOB_MATVEC, JOB_MATVEC_Q8, type ThreadPool } from './pool.js';
 import { gemmResident } from './matmul.js';
 
@@ -58,6 +58,7 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
         const y = resultF32(rt, alloc, m * n);
         if (quant && opts.activations === 'q8_0') {
           if (k % 32 !== 0 || blockSize % 32 !== 0) fail('linear', `q8_0 activations need rows and weight blocks that are multiples of 32 (row ${k}, block ${blockSize})`);
+          if (dtype === 'int4' && blockSize !== 32) fail('linear', `q8_0 activations need int4 weights in blocks of 32 (Q4_0), got blocks of ${blockSize}`);
           const xq = rt.alloc(m * k);
           const xd = rt.alloc((m * k) / 8); // one f32 per 32
           rt.exports.quantizeQ8Rows(xp, xq, xd, m, k);
@@ -84,6 +85,10 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0]);
         }
         return y.done();
+      } catch (e) {
+        // no room in wasm memory for the kernel's scratch: ops.linear takes the composed path
+        if (e instanceof WasmOutOfMemory) return null;
+        throw e;
       } finally {
         rt.reset();
       }

@@ -58,7 +58,7 @@ export function loadWasm(opts: WasmLoadOptions = {}): LoadedWasm {
   const maxMiB = opts.maxMemoryMiB ?? 4096;
   if (!(Number.isInteger(maxMiB) && maxMiB >= 16 && maxMiB <= 4096)) fail('wasm', `maxMemoryMiB must be an integer in [16, 4096], got ${maxMiB}`);
   const memory = new WebAssembly.Memory({ initial: 64, maximum: maxMiB * 16, shared: true });
-  const runtime = new WasmRuntime({ module, memory, threads });
+  const runtime = new WasmRuntime({ module, memory, threads, maxBytes: maxMiB * 2 ** 20 });
   controlBlock(runtime).fill(0);
   if (threads === 1) return { runtime, pool: new InlinePool(runtime), simd };
   const workers: Worker[] = [];

@@ -35,8 +35,8 @@ export const RESERVED = 64 * 1024;
 
 /** Thrown when the memory cannot grow (wasm32 is limited to 4 GiB); callers fall back. */
 export class WasmOutOfMemory extends Error {
-  constructor(bytes: number) {
-    super(`wasm: cannot grow WebAssembly memory to ${bytes} bytes (the limit is 4 GiB)`);
+  constructor(bytes: number, maxBytes: number) {
+    super(`wasm: cannot grow WebAssembly memory to ${bytes} bytes (its maximum is ${maxBytes} bytes${maxBytes >= 2 ** 32 ? ', wasm32\'s 4 GiB' : ''})`);
     this.name = 'WasmOutOfMemory';
   }
 }
@@ -99,6 +99,8 @@ export interface RuntimeOptions {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   threads: number;
+  /** The memory's maximum in bytes (for error messages); default wasm32's 4 GiB. */
+  maxBytes?: number;
 }
 
 export interface HeapStats {
@@ -116,6 +118,7 @@ export class WasmRuntime {
   readonly threads: number;
   readonly workBytes: number;
   readonly heapStart: number;
+  readonly maxBytes: number;
   private top: number;
   private readonly freeLists = new Map<number, number[]>();
   private freeBytes = 0;
@@ -130,6 +133,7 @@ export class WasmRuntime {
     this.exports = instance.exports as unknown as KernelExports;
     this.memory = opts.memory;
     this.threads = opts.threads;
+    this.maxBytes = opts.maxBytes ?? 2 ** 32;
     if (this.exports.heapBase() > RESERVED) fail('wasm', `module data (${this.exports.heapBase()} bytes) exceeds the reserved ${RESERVED} bytes`);
     this.workBytes = align(this.exports.packBytes() + 1024);
     this.heapStart = align(CTRL + 256 + this.threads * this.workBytes);
@@ -148,7 +152,7 @@ export class WasmRuntime {
       try {
         this.memory.grow(Math.ceil((end - have) / PAGE));
       } catch {
-        throw new WasmOutOfMemory(end);
+        throw new WasmOutOfMemory(end, this.maxBytes);
       }
     }
     this.buffers.add(this.memory.buffer);
