@@ -7,12 +7,17 @@
  * words that contain the merged pair, and a max-heap keyed by (count, then the smaller pair) picks
  * the next merge; every count change pushes a fresh entry and stale ones are skipped when popped.
  *
- * `trainBpeReference` recounts every pair at every step: the readable oracle for `trainBpe`.
+ * The default patterns (GPT-2's, cl100k's) are scanned by hand (pre-token-scanner.ts) and words
+ * counted without a string per occurrence (word-counts.ts).
+ *
+ * `trainBpeReference` recounts every pair at every step, on words split by the regex itself: the
+ * readable oracle for `trainBpe`.
  */
 import { pairKey } from './bpe.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
-import { GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { CL100K_PATTERN, GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { preTokenScanner } from './pre-token-scanner.js';
 import { BytePairEncoding, utf8ByteString } from './tiktoken.js';
 import { WordCounts, type WordCountOptions } from './word-counts.js';
 
@@ -44,8 +49,8 @@ export interface BpeTrainResult {
   pattern: string;
 }
 
-/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`). */
-export const CL100K_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`), defined with the other patterns in pre-tokenizers.ts. */
+export { CL100K_PATTERN };
 
 /** A distinct pre-token as symbol ids, with how often it occurs. */
 export interface Word {
@@ -61,7 +66,7 @@ export interface Word {
  */
 export function bpeWordCounts(pattern: string = CL100K_PATTERN, options: WordCountOptions = {}): WordCounts {
   const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
-  const counts = new WordCounts((text) => splitWithRegex(text, regex), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
+  const counts = new WordCounts(preTokenScanner(pattern) ?? ((text) => splitWithRegex(text, regex)), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
   bpePatterns.set(counts, pattern);
   return counts;
 }
@@ -114,7 +119,10 @@ export function trainBpeReference(texts: Iterable<string>, options: BpeTrainOpti
   checkOptions(options);
   const pattern = options.pattern ?? CL100K_PATTERN;
   const minFrequency = options.minFrequency ?? 2;
-  const words = countWords(texts, pattern);
+  const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
+  const seen = new Map<string, number>();
+  for (const text of texts) for (const piece of splitWithRegex(text, regex)) seen.set(piece, (seen.get(piece) ?? 0) + 1);
+  const words = Array.from(seen, ([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
   const merges: [number, number][] = [];
   while (256 + merges.length < options.vocabSize) {
     const counts = new Map<number, number>();
