@@ -222,7 +222,11 @@ export function bytePairEncodingFromTraining(trained: BpeTrainResult, options: {
  * attn's `tokenizerFromJson` and Hugging Face tokenizers both load.
  */
 export function trainedTokenizerJson(trained: BpeTrainResult, options: { specialTokens?: string[] } = {}): Record<string, unknown> {
-  const byteLevel = (bytes: string): string => Array.from(bytes, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]).join('');
+  const byteLevel = (bytes: string): string => {
+    let out = '';
+    for (let i = 0; i < bytes.length; i++) out += BYTE_TO_CHAR[bytes.charCodeAt(i)];
+    return out;
+  };
   const tokens: string[] = [];
   for (const [bytes, id] of trained.ranks) tokens[id] = byteLevel(bytes);
   const vocab = Object.fromEntries(tokens.map((t, id) => [t, id]));

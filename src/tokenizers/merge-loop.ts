@@ -9,9 +9,8 @@
  * Every structure is a typed array: words are one array of symbol ids, merged in place; pairs get
  * dense ids from an open-addressing table keyed by (left, right), which holds their counts and,
  * per pair, a linked list of the words that hold it (an inverted index, so a merge visits only
- * those). The counts are always what a recount would give (a touched word's old pairs are
- * subtracted and its new pairs added), so the merges are those of `trainBpeReference`, which the
- * tests check.
+ * those). The counts are always what a recount would give (each merge changes the pairs on either
+ * side of it), so the merges are those of `trainBpeReference`, which the tests check.
  */
 
 /** A distinct pre-token as symbol ids, with how often it occurs. */
@@ -274,24 +273,35 @@ export function learnMerges(input: readonly Word[] | PackedWords, loop: MergeLoo
       let i = start;
       while (i + 1 < end && !(sym[i] === left && sym[i + 1] === right)) i++;
       if (i + 1 >= end) continue; // listed, but no longer holds the pair
+      // Merge every non-overlapping (left, right), left to right, in place from the first one on, and
+      // update the counts around each (tokenizers' `Word::merge`): the pair before it, (prev, left),
+      // becomes (prev, id) and the pair after it, (right, next), becomes (id, next). When two merges
+      // are adjacent, prev is the id just written, so the (id, next) that the first one added is taken
+      // back as the second's (prev, left): the counts end as a recount would give them.
       const c = wordCount[w]!;
-      for (let k = start; k + 1 < end; k++) add(P.id(sym[k]!, sym[k + 1]!), -c);
-      // Replace every non-overlapping (left, right), scanning left to right, by id (from the first one on).
       let out = i;
       for (let r = i; r < end; ) {
         if (r + 1 < end && sym[r] === left && sym[r + 1] === right) {
+          if (out > start) {
+            const prev = sym[out - 1]!;
+            add(P.id(prev, left), -c);
+            const q = P.id(prev, id);
+            add(q, c);
+            P.link(q, w);
+          }
+          add(p, -c);
+          if (r + 2 < end) {
+            const next = sym[r + 2]!;
+            add(P.id(right, next), -c);
+            const q = P.id(id, next);
+            add(q, c);
+            P.link(q, w);
+          }
           sym[out++] = id;
           r += 2;
         } else sym[out++] = sym[r++]!;
       }
       len[w] = out - start;
-      for (let k = start; k + 1 < out; k++) {
-        const a = sym[k]!;
-        const b = sym[k + 1]!;
-        const q = P.id(a, b);
-        add(q, c);
-        if (a === id || b === id) P.link(q, w); // the only pairs the word did not hold before
-      }
     }
     P.head[p] = -1;
     P.lastWord[p] = -1;
