@@ -42,8 +42,25 @@ export class TextSegmenter {
 
   /** Adds text; returns the segments completed by it. */
   push(text: string): string[] {
-    this.pending += text;
     const out: string[] = [];
+    // While the pending text is no longer than segmentChars, the next cut (searched from segmentChars
+    // on) lies in `text`: search it there, and join only the segment that spans both, so that a
+    // 1 MB chunk is not copied into one string with the pending text (V8 flattens such a
+    // concatenation on every slice). The same cuts as the loop below, which handles the rest.
+    let head = this.pending;
+    let pos = 0;
+    while (head.length <= this.segmentChars && head.length + text.length - pos >= this.segmentChars) {
+      SAFE_CUT.lastIndex = pos + this.segmentChars - head.length;
+      const m = SAFE_CUT.exec(text);
+      if (!m) break;
+      const cut = head.length + m.index - pos + (this.rule === 'newline' ? 1 : 0); // in pending + text
+      if (cut > this.maxSegmentChars) break;
+      const end = pos + cut - head.length;
+      out.push(head + text.slice(pos, end));
+      head = '';
+      pos = end;
+    }
+    this.pending = head + text.slice(pos);
     while (this.pending.length >= this.segmentChars) {
       const cut = this.findCut();
       if (cut < 0) break;
