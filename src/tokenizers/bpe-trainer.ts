@@ -5,16 +5,24 @@
  * within pre-tokens, repeat) and Hugging Face tokenizers `models/bpe/trainer.rs` for the speed and
  * the tie rule: words are counted once with their frequency, pair counts are updated only for the
  * words that contain the merged pair, and a max-heap keyed by (count, then the smaller pair) picks
- * the next merge; every count change pushes a fresh entry and stale ones are skipped when popped.
+ * the next merge (merge-loop.ts). The default patterns (GPT-2's, cl100k's) are scanned by hand
+ * (pre-token-scanner.ts) and words counted without a string per occurrence (word-counts.ts).
  *
- * `trainBpeReference` recounts every pair at every step: the readable oracle for `trainBpe`.
+ * `trainBpeReference` recounts every pair at every step, on words split by the regex itself: the
+ * readable oracle for `trainBpe`.
  */
 import { pairKey } from './bpe.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { TokenizerError } from './errors.js';
-import { GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
+import { learnMerges, type PackedWords } from './merge-loop.js';
+import { preTokenScanner } from './pre-token-scanner.js';
+import { CL100K_PATTERN, GPT2_PATTERN, splitWithRegex, tiktokenPatternToJs } from './pre-tokenizers.js';
 import { BytePairEncoding, utf8ByteString } from './tiktoken.js';
 import { WordCounts, type WordCountOptions } from './word-counts.js';
+
+/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`), defined with the other patterns in pre-tokenizers.ts. */
+export { CL100K_PATTERN };
+export { learnMerges, packWords, type MergeLoop, type PackedWords, type Word } from './merge-loop.js';
 
 export interface TrainProgress {
   /** 'count' (reading text), 'merge' (BPE/WordPiece merges), 'seed', 'em', 'prune' (Unigram). */
@@ -44,14 +52,6 @@ export interface BpeTrainResult {
   pattern: string;
 }
 
-/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`). */
-export const CL100K_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-/** A distinct pre-token as symbol ids, with how often it occurs. */
-export interface Word {
-  symbols: number[];
-  count: number;
-}
 
 /**
  * A word counter for byte-level BPE with `pattern`: feed it text in chunks (`push`, `end` per
@@ -61,15 +61,15 @@ export interface Word {
  */
 export function bpeWordCounts(pattern: string = CL100K_PATTERN, options: WordCountOptions = {}): WordCounts {
   const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
-  const counts = new WordCounts((text) => splitWithRegex(text, regex), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
+  const counts = new WordCounts(preTokenScanner(pattern) ?? ((text) => splitWithRegex(text, regex)), { segmentRule: pattern === GPT2_PATTERN ? 'gpt2' : 'newline', ...options });
   bpePatterns.set(counts, pattern);
   return counts;
 }
 /** The pattern each `bpeWordCounts` table was made with, so `trainBpe` can check it. */
 const bpePatterns = new WeakMap<WordCounts, string>();
 
-/** Distinct pre-tokens of the input as byte-id sequences, with their frequencies. */
-function countWords(input: Iterable<string> | WordCounts, pattern: string): Word[] {
+/** Distinct pre-tokens of the input as UTF-8 byte sequences, with their frequencies. */
+function countWords(input: Iterable<string> | WordCounts, pattern: string): PackedWords {
   let counts: WordCounts;
   if (input instanceof WordCounts) {
     const made = bpePatterns.get(input);
@@ -79,7 +79,56 @@ function countWords(input: Iterable<string> | WordCounts, pattern: string): Word
     counts = bpeWordCounts(pattern, { maxWords: Infinity });
     for (const text of input) counts.addDocument(text);
   }
-  return Array.from(counts.counts, ([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
+  const offsets = new Int32Array(counts.size + 1);
+  const wordCounts = new Float64Array(counts.size);
+  let symbols = new Int32Array(1 << 16);
+  let at = 0;
+  let w = 0;
+  counts.forEachWord((word, count) => {
+    if (at + 3 * word.length > symbols.length) {
+      const grown = new Int32Array(Math.max(2 * symbols.length, at + 3 * word.length));
+      grown.set(symbols);
+      symbols = grown;
+    }
+    at = utf8Into(word, symbols, at);
+    wordCounts[w] = count;
+    offsets[++w] = at;
+  });
+  return { symbols, offsets, counts: wordCounts };
+}
+
+/**
+ * Writes the UTF-8 bytes of `text` into `out` from `at` (at most 3 per UTF-16 unit); returns the
+ * end. A lone surrogate becomes U+FFFD, as in `utf8ByteString`.
+ */
+function utf8Into(text: string, out: Int32Array, at: number): number {
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[at++] = c;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+    } else if (c < 0x10000) {
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+    } else {
+      out[at++] = 0xf0 | (c >> 18);
+      out[at++] = 0x80 | ((c >> 12) & 63);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+    }
+    out[at++] = 0x80 | (c & 63);
+  }
+  return at;
 }
 
 function checkOptions(options: BpeTrainOptions): void {
@@ -114,7 +163,10 @@ export function trainBpeReference(texts: Iterable<string>, options: BpeTrainOpti
   checkOptions(options);
   const pattern = options.pattern ?? CL100K_PATTERN;
   const minFrequency = options.minFrequency ?? 2;
-  const words = countWords(texts, pattern);
+  const regex = new RegExp(tiktokenPatternToJs(pattern), 'gu');
+  const seen = new Map<string, number>();
+  for (const text of texts) for (const piece of splitWithRegex(text, regex)) seen.set(piece, (seen.get(piece) ?? 0) + 1);
+  const words = Array.from(seen, ([piece, count]) => ({ symbols: Array.from(utf8ByteString(piece), (c) => c.charCodeAt(0)), count }));
   const merges: [number, number][] = [];
   while (256 + merges.length < options.vocabSize) {
     const counts = new Map<number, number>();
@@ -132,116 +184,6 @@ export function trainBpeReference(texts: Iterable<string>, options: BpeTrainOpti
     for (const w of words) w.symbols = mergeWord(w.symbols, pair[0], pair[1], id);
   }
   return result(merges, pattern);
-}
-
-/** A max-heap of (count, pair key) ordered by `beats`. */
-class PairHeap {
-  private counts: number[] = [];
-  private keys: number[] = [];
-  get size(): number {
-    return this.keys.length;
-  }
-  private swap(a: number, b: number): void {
-    [this.counts[a], this.counts[b]] = [this.counts[b]!, this.counts[a]!];
-    [this.keys[a], this.keys[b]] = [this.keys[b]!, this.keys[a]!];
-  }
-  private above(a: number, b: number): boolean {
-    return beats(this.counts[a]!, this.keys[a]!, this.counts[b]!, this.keys[b]!);
-  }
-  push(count: number, key: number): void {
-    let i = this.keys.length;
-    this.counts.push(count);
-    this.keys.push(key);
-    while (i > 0 && this.above(i, (i - 1) >> 1)) {
-      this.swap(i, (i - 1) >> 1);
-      i = (i - 1) >> 1;
-    }
-  }
-  pop(): [number, number] {
-    const top: [number, number] = [this.counts[0]!, this.keys[0]!];
-    const last = this.keys.length - 1;
-    this.swap(0, last);
-    this.counts.pop();
-    this.keys.pop();
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      let m = i;
-      if (l < last && this.above(l, m)) m = l;
-      if (l + 1 < last && this.above(l + 1, m)) m = l + 1;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
-    }
-    return top;
-  }
-}
-
-export interface MergeLoop {
-  /** Stop when the most frequent pair occurs fewer times than this. */
-  minFrequency: number;
-  /** True when the vocabulary is complete. */
-  full(): boolean;
-  /** The id of the token that (left, right) merge into (a new one, or an existing one with the same text). */
-  merge(left: number, right: number): number;
-  /** Called after each merge. */
-  merged?(): void;
-}
-
-/**
- * The merge loop shared by the BPE and WordPiece trainers: pair counts are updated only for the
- * words that held the merged pair, and a max-heap with lazy invalidation picks the next pair.
- * Returns the merges in order. Symbol ids must stay below 2^21 (`pairKey`).
- */
-export function learnMerges(words: Word[], loop: MergeLoop): [number, number][] {
-  const counts = new Map<number, number>();
-  /** pair -> words that contained it when it was counted (may hold words that no longer do). */
-  const where = new Map<number, Set<number>>();
-  const addPairs = (w: number, sign: 1 | -1, changed: Set<number> | null): void => {
-    const { symbols, count } = words[w]!;
-    for (let i = 0; i + 1 < symbols.length; i++) {
-      const k = pairKey(symbols[i]!, symbols[i + 1]!);
-      counts.set(k, (counts.get(k) ?? 0) + sign * count);
-      if (sign > 0) {
-        let s = where.get(k);
-        if (!s) where.set(k, (s = new Set()));
-        s.add(w);
-      }
-      changed?.add(k);
-    }
-  };
-  for (let w = 0; w < words.length; w++) addPairs(w, 1, null);
-  const heap = new PairHeap();
-  for (const [k, c] of counts) heap.push(c, k);
-  const merges: [number, number][] = [];
-  while (!loop.full() && heap.size > 0) {
-    const [count, key] = heap.pop();
-    const current = counts.get(key) ?? 0;
-    // Stale: the count changed after this entry was pushed, and every change pushed a fresh entry.
-    if (count !== current) continue;
-    if (count < loop.minFrequency) break;
-    const left = Math.floor(key / 0x200000);
-    const right = key % 0x200000;
-    const id = loop.merge(left, right);
-    merges.push([left, right]);
-    const changed = new Set<number>();
-    for (const w of where.get(key) ?? []) {
-      const merged = mergeWord(words[w]!.symbols, left, right, id);
-      if (merged.length === words[w]!.symbols.length) continue; // no longer holds the pair
-      addPairs(w, -1, changed);
-      words[w]!.symbols = merged;
-      addPairs(w, 1, changed);
-    }
-    where.delete(key);
-    counts.delete(key);
-    for (const k of changed) {
-      const c = counts.get(k);
-      if (c === undefined) continue;
-      if (c === 0) counts.delete(k);
-      else heap.push(c, k);
-    }
-    loop.merged?.();
-  }
-  return merges;
 }
 
 /**
@@ -280,7 +222,11 @@ export function bytePairEncodingFromTraining(trained: BpeTrainResult, options: {
  * attn's `tokenizerFromJson` and Hugging Face tokenizers both load.
  */
 export function trainedTokenizerJson(trained: BpeTrainResult, options: { specialTokens?: string[] } = {}): Record<string, unknown> {
-  const byteLevel = (bytes: string): string => Array.from(bytes, (c) => BYTE_TO_CHAR[c.charCodeAt(0)]).join('');
+  const byteLevel = (bytes: string): string => {
+    let out = '';
+    for (let i = 0; i < bytes.length; i++) out += BYTE_TO_CHAR[bytes.charCodeAt(i)];
+    return out;
+  };
   const tokens: string[] = [];
   for (const [bytes, id] of trained.ranks) tokens[id] = byteLevel(bytes);
   const vocab = Object.fromEntries(tokens.map((t, id) => [t, id]));

@@ -95,6 +95,9 @@ export function splitWithRegex(text: string, regex: RegExp): string[] {
   return text.match(regex) ?? [];
 }
 
+/** GPT-4's pre-tokenization pattern (tiktoken `cl100k_base`). */
+export const CL100K_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 /** GPT-2's pattern, which Hugging Face's ByteLevel pre-tokenizer uses when `use_regex` is set. */
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 

@@ -42,8 +42,25 @@ export class TextSegmenter {
 
   /** Adds text; returns the segments completed by it. */
   push(text: string): string[] {
-    this.pending += text;
     const out: string[] = [];
+    // While the pending text is no longer than segmentChars, the next cut (searched from segmentChars
+    // on) lies in `text`: search it there, and join only the segment that spans both, so that a
+    // 1 MB chunk is not copied into one string with the pending text (V8 flattens such a
+    // concatenation on every slice). The same cuts as the loop below, which handles the rest.
+    let head = this.pending;
+    let pos = 0;
+    while (head.length <= this.segmentChars && head.length + text.length - pos >= this.segmentChars) {
+      SAFE_CUT.lastIndex = pos + this.segmentChars - head.length;
+      const m = SAFE_CUT.exec(text);
+      if (!m) break;
+      const cut = head.length + m.index - pos + (this.rule === 'newline' ? 1 : 0); // in pending + text
+      if (cut > this.maxSegmentChars) break;
+      const end = pos + cut - head.length;
+      out.push(head + text.slice(pos, end));
+      head = '';
+      pos = end;
+    }
+    this.pending = head + text.slice(pos);
     while (this.pending.length >= this.segmentChars) {
       const cut = this.findCut();
       if (cut < 0) break;
@@ -86,9 +103,111 @@ export interface WordCountOptions {
   segmentRule?: SegmentRule;
 }
 
+/**
+ * What a pre-tokenizer may be instead of a function returning strings: one that writes where each
+ * piece of a text ends (`PreTokenScanner`), so that counting a word seen before allocates nothing.
+ */
+export interface PieceScanner {
+  /** Returns the number of pieces of `text`; `ends[0..count)` then holds their end offsets. */
+  scan(text: string): number;
+  readonly ends: Int32Array;
+}
+
+/**
+ * Word -> count in insertion order (the order a Map keeps, which trainers' tie rules may see),
+ * looked up by a range of the text being counted: the hash and the comparison read the text's
+ * characters, and a string is made only for a word not seen before. Open addressing, linear
+ * probing, at most half full.
+ */
+class WordTable {
+  words: string[] = [];
+  counts = new Float64Array(1024);
+  private hashes = new Int32Array(1024);
+  /** Entry index + 1, or 0 for an empty slot. */
+  private slots = new Int32Array(2048);
+
+  get size(): number {
+    return this.words.length;
+  }
+
+  /** Adds `by` to the count of text.slice(start, end). */
+  add(text: string, start: number, end: number, by: number): void {
+    let h = 0x811c9dc5 | 0; // FNV-1a over UTF-16 units, then a murmur3-style finish for the low bits
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    const len = end - start;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) {
+        this.insert(len === text.length ? text : text.slice(start, end), h, s, by);
+        return;
+      }
+      const w = this.words[e - 1]!;
+      if (this.hashes[e - 1] === h && w.length === len) {
+        let i = 0;
+        while (i < len && w.charCodeAt(i) === text.charCodeAt(start + i)) i++;
+        if (i === len) {
+          this.counts[e - 1]! += by;
+          return;
+        }
+      }
+    }
+  }
+
+  private insert(word: string, hash: number, slot: number, count: number): void {
+    const idx = this.words.length;
+    if (idx === this.counts.length) {
+      const counts = new Float64Array(idx * 2);
+      counts.set(this.counts);
+      this.counts = counts;
+      const hashes = new Int32Array(idx * 2);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+    }
+    this.words.push(word);
+    this.counts[idx] = count;
+    this.hashes[idx] = hash;
+    this.slots[slot] = idx + 1;
+    if (2 * (idx + 1) > this.slots.length) this.rehash(this.slots.length * 2);
+  }
+
+  private rehash(slotCount: number): void {
+    const slots = new Int32Array(slotCount);
+    const mask = slotCount - 1;
+    for (let idx = 0; idx < this.words.length; idx++) {
+      let s = this.hashes[idx]! & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = idx + 1;
+    }
+    this.slots = slots;
+  }
+
+  /** Drops every word counted `threshold` times or fewer, keeping the others' order. */
+  dropAtMost(threshold: number): void {
+    let kept = 0;
+    for (let idx = 0; idx < this.words.length; idx++) {
+      if (this.counts[idx]! <= threshold) continue;
+      this.words[kept] = this.words[idx]!;
+      this.counts[kept] = this.counts[idx]!;
+      this.hashes[kept] = this.hashes[idx]!;
+      kept++;
+    }
+    this.words.length = kept;
+    let slotCount = 2048;
+    while (slotCount < 2 * kept) slotCount *= 2;
+    this.rehash(slotCount);
+  }
+}
+
 /** Word -> count, accumulated from text pushed in chunks. */
 export class WordCounts {
-  readonly counts = new Map<string, number>();
+  private readonly table = new WordTable();
+  /** `counts` as last built, until the table changes. */
+  private map: Map<string, number> | null = null;
   private readonly segmenter: TextSegmenter;
   private readonly maxWords: number;
   /** How many times the table was pruned, and the largest count of a word dropped. */
@@ -97,11 +216,34 @@ export class WordCounts {
   /** Characters pushed so far. */
   chars = 0;
 
-  /** `split` is the pre-tokenizer: one segment of text -> its words (normalization included). */
-  constructor(private readonly split: (text: string) => Iterable<string>, options: WordCountOptions = {}) {
+  /**
+   * `split` is the pre-tokenizer: one segment of text -> its words (normalization included), as
+   * strings or as a `PieceScanner` (pieces of the text itself, no normalization).
+   */
+  constructor(private readonly split: ((text: string) => Iterable<string>) | PieceScanner, options: WordCountOptions = {}) {
     this.maxWords = options.maxWords ?? 4_000_000;
     this.segmenter = new TextSegmenter(options.segmentRule ?? 'newline');
     if (!(this.maxWords >= 1)) throw new TokenizerError('WordCounts', `maxWords must be >= 1, got ${this.maxWords}`);
+  }
+
+  /** Word -> count, in the order words were first counted (a word dropped by pruning and seen again counts as new). */
+  get counts(): ReadonlyMap<string, number> {
+    if (!this.map) {
+      const { words, counts } = this.table;
+      this.map = new Map(words.map((w, i) => [w, counts[i]!]));
+    }
+    return this.map;
+  }
+
+  /** The number of distinct words. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Calls `f` with each word and its count, in the order of `counts`. */
+  forEachWord(f: (word: string, count: number) => void): void {
+    const { words, counts } = this.table;
+    for (let i = 0; i < words.length; i++) f(words[i]!, counts[i]!);
   }
 
   /** Adds a chunk of a stream; chunk boundaries do not matter (call `end()` after the last). */
@@ -122,25 +264,38 @@ export class WordCounts {
   }
 
   private countSegment(text: string): void {
-    const counts = this.counts;
-    for (const w of this.split(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    if (counts.size > this.maxWords) this.prune();
+    const table = this.table;
+    this.map = null;
+    if (typeof this.split === 'function') {
+      for (const w of this.split(text)) table.add(w, 0, w.length, 1);
+    } else {
+      const n = this.split.scan(text);
+      const ends = this.split.ends;
+      for (let k = 0, start = 0; k < n; k++) {
+        const end = ends[k]!;
+        table.add(text, start, end, 1);
+        start = end;
+      }
+    }
+    if (table.size > this.maxWords) this.prune();
   }
 
   /** Drops the least frequent words until at most 3/4 of maxWords remain. */
   private prune(): void {
     const target = Math.floor(this.maxWords * 0.75);
     const byCount = new Map<number, number>();
-    for (const c of this.counts.values()) byCount.set(c, (byCount.get(c) ?? 0) + 1);
+    const { counts } = this.table;
+    for (let i = 0; i < this.table.size; i++) byCount.set(counts[i]!, (byCount.get(counts[i]!) ?? 0) + 1);
     // The smallest threshold t such that dropping every count <= t leaves <= target words.
-    let left = this.counts.size;
+    let left = this.table.size;
     let threshold = 0;
     for (const c of [...byCount.keys()].sort((a, b) => a - b)) {
       if (left <= target) break;
       left -= byCount.get(c)!;
       threshold = c;
     }
-    for (const [w, c] of this.counts) if (c <= threshold) this.counts.delete(w);
+    this.table.dropAtMost(threshold);
+    this.map = null;
     this.prunes++;
     this.maxDroppedCount = Math.max(this.maxDroppedCount, threshold);
   }

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import hf from 'tokenizers';
 import { bytePairEncodingFromTraining, GPT2_PATTERN, tokenizerFromJson, trainBpe, trainBpeReference, trainedTokenizerJson } from '../../src/index.js';
 import { englishProse, generatedUnicode, sourceCode } from './corpus.js';
@@ -31,6 +32,19 @@ describe('BPE training', () => {
       assert.deepEqual(fast.merges, trainBpeReference(texts, options).merges);
     });
   }
+
+  it('the fast trainer learns the reference\'s merges on runs of few letters (overlapping and adjacent merges)', () => {
+    // Words like "aaaa", "abab", "aabaa": a merge of (a, a) covers every other position, two merges
+    // of (a, b) touch each other, so the counts around each merge are updated from the merged side.
+    const text = fc.array(fc.string({ unit: fc.constantFrom('a', 'b', 'c'), minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 30 }).map((ws) => ws.join(' '));
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 3 }), (texts, minFrequency) => {
+        const options = { vocabSize: 256 + 40, minFrequency };
+        assert.deepEqual(trainBpe(texts, options).merges, trainBpeReference(texts, options).merges);
+      }),
+      { numRuns: 300, seed: 3 },
+    );
+  });
 
   it('a trained tokenizer.json gives the same ids in attn and in Hugging Face tokenizers, and round-trips', async () => {
     const docs = englishProse(400_000);

@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import hf from 'tokenizers';
 import {
   bpeWordCounts,
@@ -27,6 +28,7 @@ import {
   wordPieceTokenizerJson,
   wordPieceWordCounts,
   WordCounts,
+  type SegmentRule,
 } from '../../src/index.js';
 import { loadFixture } from '../helpers.js';
 import { englishProse, generatedUnicode, sourceCode, unigramQualityText } from './corpus.js';
@@ -171,6 +173,46 @@ describe('streaming input', () => {
     const whole = cut(text.length);
     assert.ok(whole.some((s) => s.length === 4000), 'the long runs are cut at the maximum');
     for (const chunk of [1, 7, 333, 4096]) assert.deepEqual(cut(chunk), whole);
+  });
+
+  it('streamed cuts equal the cuts of the whole text by the rule, for random texts and chunkings', () => {
+    // The rule applied to the whole text at once: from segmentChars on, the first newline before a
+    // letter or digit (cut after it, or before it for 'gpt2'), at most maxSegmentChars (else cut there,
+    // not inside a surrogate pair).
+    const reference = (text: string, rule: SegmentRule, segmentChars: number, maxSegmentChars: number): string[] => {
+      const out: string[] = [];
+      let rest = text;
+      while (rest.length >= segmentChars) {
+        const re = /\n(?=[\p{L}\p{N}])/gu;
+        re.lastIndex = segmentChars;
+        const m = re.exec(rest);
+        let cut = m ? m.index + (rule === 'newline' ? 1 : 0) : -1;
+        if (!(cut > 0 && cut <= maxSegmentChars)) {
+          if (rest.length < maxSegmentChars + 1) break;
+          cut = maxSegmentChars;
+          const c = rest.charCodeAt(cut - 1);
+          if (c >= 0xd800 && c <= 0xdbff) cut--;
+        }
+        out.push(rest.slice(0, cut));
+        rest = rest.slice(cut);
+      }
+      return rest === '' ? out : [...out, rest];
+    };
+    const text = fc.array(fc.constantFrom('a', '7', ' ', '\n', '\n\n', '\u00e9', '\u{1d400}', '\ud835', '.'), { maxLength: 300 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(text, fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 8 }), fc.constantFrom<SegmentRule>('newline', 'gpt2'), fc.integer({ min: 2, max: 20 }), fc.integer({ min: 0, max: 40 }), (t, splits, rule, segmentChars, extra) => {
+        const seg = new TextSegmenter(rule, segmentChars, segmentChars + extra);
+        const points = [...new Set(splits.map((s) => s % (t.length + 1)))].sort((a, b) => a - b);
+        const out: string[] = [];
+        let at = 0;
+        for (const p of [...points, t.length]) {
+          out.push(...seg.push(t.slice(at, p)));
+          at = p;
+        }
+        assert.deepEqual([...out, ...seg.end()], reference(t, rule, segmentChars, segmentChars + extra));
+      }),
+      { numRuns: 3000, seed: 11 },
+    );
   });
 
   it('training from chunked streams gives byte-identical tokenizer.json files', () => {

@@ -188,7 +188,7 @@ function train(argv: string[]): void {
     output: target,
     vocabSize: size,
     ...(merges !== undefined ? { merges } : {}),
-    distinctWords: counts.counts.size,
+    distinctWords: counts.size,
     prunedWords: counts.prunes > 0 ? { prunes: counts.prunes, maxDroppedCount: counts.maxDroppedCount } : null,
     countSeconds: +countSeconds.toFixed(3),
     seconds: +seconds.toFixed(3),
@@ -197,7 +197,7 @@ function train(argv: string[]): void {
   else {
     const early = size < vocabSize ? ' (stopped early: no pair is frequent enough)' : '';
     const pruned = counts.prunes > 0 ? `; the word table was pruned ${counts.prunes}x (words seen <= ${counts.maxDroppedCount} times dropped)` : '';
-    console.log(`${type}: ${size} tokens from ${counts.counts.size} distinct words in ${seconds.toFixed(1)}s${early}${pruned}; wrote ${target}`);
+    console.log(`${type}: ${size} tokens from ${counts.size} distinct words in ${seconds.toFixed(1)}s${early}${pruned}; wrote ${target}`);
   }
 }
 
