@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyOverrides, causalLmLoss, CausalLMBatches, createModel, loadDataset, noGrad, sequentialCausalBatches, tidy, TRAIN_DEFAULTS, Trainer,
-  type Module, type TrainConfig,
+  type BatchSource, type CausalLMBatch, type Module, type TrainConfig,
 } from '../src/index.js';
 
 export const DATA = process.env.ATTN_EXPERIMENT_DATA ?? 'build/default-model/data';
@@ -30,14 +30,17 @@ export interface RunResult {
 }
 
 /** Trains a fresh model of `modelConfig` for config.steps on the corpus; stops at a non-finite loss. */
-export function train(modelConfig: Record<string, unknown>, overrides: Partial<TrainConfig>, tokens: Uint16Array | Uint32Array): RunResult {
+export function train(
+  modelConfig: Record<string, unknown>, overrides: Partial<TrainConfig>, data: Uint16Array | Uint32Array | BatchSource<CausalLMBatch>,
+  opts: { onStep?: (step: number, loss: number) => void } = {},
+): RunResult {
   const out = mkdtempSync(join(tmpdir(), 'attn-experiment-'));
   try {
     const config = applyOverrides(TRAIN_DEFAULTS, { ...overrides, outDir: out, evalEvery: 0, saveEvery: 0 });
     const model = createModel(modelConfig, { seed: config.seed });
     const trainer = new Trainer({
       model, modelConfig, config, loss: causalLmLoss,
-      train: new CausalLMBatches(tokens, { seqLen: config.seqLen, batchSize: config.batchSize, seed: config.seed + 1 }),
+      train: ArrayBuffer.isView(data) ? new CausalLMBatches(data, { seqLen: config.seqLen, batchSize: config.batchSize, seed: config.seed + 1 }) : data,
     });
     model.train();
     const losses: [number, number][] = [];
@@ -47,6 +50,7 @@ export function train(modelConfig: Record<string, unknown>, overrides: Partial<T
       try {
         const m = trainer.trainStep();
         losses.push([m.step, m.loss]);
+        opts.onStep?.(m.step, m.loss);
       } catch (e) {
         if (!/loss is (NaN|Infinity|-Infinity)/.test((e as Error).message)) throw e;
         diverged = true;
