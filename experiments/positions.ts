@@ -16,59 +16,15 @@
  * Writes docs/experiments/positions.svg, positions-train.svg and positions.json.
  */
 import { writeFileSync } from 'node:fs';
-import {
-  causalLmLoss, fromTypedArray, Generator, IGNORE_INDEX, lineChartSvg, noGrad, tidy,
-  type BatchSource, type CausalLMBatch, type GeneratorState, type Module,
-} from '../src/index.js';
-import { tailMean, train } from './common.js';
+import { causalLmLoss, IGNORE_INDEX, lineChartSvg, noGrad, tidy, type Module } from '../src/index.js';
+import { PeriodicCopy, P_MAX, P_MIN, tailMean, train, V } from './common.js';
 
 const args = process.argv.slice(2);
 const opt = (n: string, d: number): number => (args.includes(`--${n}`) ? Number(args[args.indexOf(`--${n}`) + 1]) : d);
 const steps = opt('steps', 1500);
 const T = opt('seq-len', 32);
 const lr = opt('lr', 3e-3);
-const V = 32;
-const P_MIN = 3;
-const P_MAX = 12;
 const BATCH = 16;
-
-/** Batches of the periodic-copy task at length seqLen; `state` is the generator's. */
-class PeriodicCopy implements BatchSource<CausalLMBatch> {
-  readonly generator: Generator;
-
-  constructor(readonly seqLen: number, readonly batchSize: number, seed: number) {
-    this.generator = new Generator(seed);
-  }
-
-  next(): CausalLMBatch {
-    const { seqLen: t, batchSize: b } = this;
-    const x = new Int32Array(b * t);
-    const y = new Int32Array(b * t);
-    let labelled = 0;
-    for (let i = 0; i < b; i++) {
-      const p = P_MIN + this.generator.randint(P_MAX - P_MIN + 1);
-      const block = Array.from({ length: p }, () => this.generator.randint(V));
-      for (let j = 0; j <= t; j++) {
-        const tok = block[j % p]!;
-        if (j < t) x[i * t + j] = tok;
-        if (j > 0) {
-          // target of position j - 1 is token j: predictable once j >= p
-          y[i * t + j - 1] = j >= p ? tok : IGNORE_INDEX;
-          if (j >= p) labelled++;
-        }
-      }
-    }
-    return { inputIds: fromTypedArray(x, [b, t]), labels: fromTypedArray(y, [b, t]), tokens: labelled };
-  }
-
-  get state(): GeneratorState {
-    return this.generator.getState();
-  }
-
-  set state(s: GeneratorState) {
-    this.generator.setState(s);
-  }
-}
 
 /** Mean loss over the labelled positions of `batches` fresh batches at length len (a fixed seed: the same sequences for every model). */
 function evalLoss(model: Module, len: number, batches = 8): { loss: number; accuracy: number } {
