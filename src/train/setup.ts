@@ -45,7 +45,9 @@ const HEAD_OF: Record<TrainConfig['objective'], ModelHead> = {
 };
 
 /** The model of a run: a Hugging Face folder (fine-tuning), or a preset / config.json fields (fresh). */
-export function modelForRun(c: TrainConfig, vocabSize: number, labels?: readonly string[]): { model: Module; modelConfig: Record<string, unknown> } {
+export function modelForRun(
+  c: TrainConfig, vocabSize: number, labels?: readonly string[], tokenIds: Record<string, number> = {},
+): { model: Module; modelConfig: Record<string, unknown> } {
   if (c.model && existsSync(c.model) && statSync(c.model).isDirectory()) {
     const folder = readHfFolder(c.model);
     if (c.objective === 'classification') {
@@ -68,6 +70,8 @@ export function modelForRun(c: TrainConfig, vocabSize: number, labels?: readonly
   }
   dict = { ...dict, ...c.modelConfig };
   if (dict['vocab_size'] === undefined) dict['vocab_size'] = vocabSize;
+  // the dataset's special ids (pad, decoder start, eos), unless modelConfig sets them: a fresh model's config.json then matches its data
+  for (const [k, v] of Object.entries(tokenIds)) if (c.modelConfig[k] === undefined) dict[k] = v;
   if (typeof dict['model_type'] !== 'string') fail('train', "the model config has no model_type (set 'model' to a preset or 'modelConfig.model_type')");
   if (labels) {
     // the classifier's width and label names come from the dataset (transformers' id2label / label2id)
@@ -154,7 +158,12 @@ function setupExampleRun(c: TrainConfig): TrainingRun {
   const train = loadExamples(c.data, 'train');
   const val = meta.splits.val.examples > 0 ? loadExamples(c.data, 'val') : null;
   const labels = train.task === 'classification' ? train.labels : undefined;
-  const { model, modelConfig } = modelForRun(c, meta.vocabSize, labels);
+  const tokenIds: Record<string, number> = { pad_token_id: meta.padId };
+  if (meta.task === 'seq2seq') {
+    tokenIds['decoder_start_token_id'] = meta.decoderStartId ?? meta.padId;
+    if (meta.eosId !== null) tokenIds['eos_token_id'] = meta.eosId;
+  }
+  const { model, modelConfig } = modelForRun(c, meta.vocabSize, labels, tokenIds);
   if (c.objective === 'seq2seq' && !(model instanceof T5ForConditionalGeneration || model instanceof Transformer)) {
     fail('train', `objective seq2seq needs an encoder-decoder model (model_type t5 or transformer), got ${model.constructor.name}`);
   }

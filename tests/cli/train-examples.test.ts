@@ -110,6 +110,9 @@ describe('attn data prepare / train / eval on seq2seq and classification example
     const t5First = records(join(dir, 'run-t5')).find((x) => x.type === 'train')!.loss!;
     assert.ok(t5.val_loss < t5First / 2, `T5 val loss ${t5.val_loss} vs first train loss ${t5First}`);
     assert.ok(t5.val_token_accuracy! > 0.4, `token accuracy ${t5.val_token_accuracy} (chance about 1/9)`);
+    // the exported config carries the dataset's special ids, so generation starts and stops as in training
+    const t5Config = JSON.parse(readFileSync(join(t5.model_dir, 'config.json'), 'utf8')) as { pad_token_id: number; decoder_start_token_id: number; eos_token_id: number };
+    assert.deepEqual([t5Config.pad_token_id, t5Config.decoder_start_token_id, t5Config.eos_token_id], [meta.padId, meta.decoderStartId, meta.eosId]);
   });
 
   it('classification: BERT learns to count a letter from TSV rows, labels map to ids, attn eval agrees; resume is exact', () => {
