@@ -291,3 +291,35 @@ export class ShuffledIndices {
     this.epoch = s.epoch;
   }
 }
+
+/**
+ * Training batches over a list of examples (seq2seq pairs, labelled texts): seeded shuffled passes
+ * (ShuffledIndices), each batch built by `build` (seq2seqBatch, classificationBatch with their
+ * padding options); `state` resumes the order exactly.
+ */
+export class ExampleBatches<E, B> {
+  readonly indices: ShuffledIndices;
+
+  constructor(readonly examples: readonly E[], readonly opts: { batchSize: number; seed?: number; build: (batch: E[]) => B }) {
+    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) fail('ExampleBatches', `batchSize must be a positive integer, got ${opts.batchSize}`);
+    this.indices = new ShuffledIndices(examples.length, opts.batchSize, opts.seed ?? 0);
+  }
+
+  next(): B {
+    return this.opts.build(this.indices.next().map((i) => this.examples[i]!));
+  }
+
+  get state(): ShuffledIndices['state'] {
+    return this.indices.state;
+  }
+
+  set state(s: ShuffledIndices['state']) {
+    this.indices.state = s;
+  }
+}
+
+/** The examples in order, `batchSize` at a time (evaluation); at most `maxBatches` batches when it is > 0. */
+export function* sequentialExampleBatches<E, B>(examples: readonly E[], o: { batchSize: number; maxBatches?: number; build: (batch: E[]) => B }): IterableIterator<B> {
+  const limit = o.maxBatches && o.maxBatches > 0 ? o.maxBatches : Infinity;
+  for (let i = 0, made = 0; i < examples.length && made < limit; i += o.batchSize, made++) yield o.build(examples.slice(i, i + o.batchSize));
+}

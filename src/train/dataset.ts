@@ -70,7 +70,7 @@ export interface DatasetMeta {
  * Corpus text is encoded as plain text: special-token strings in it are not an error (tiktoken
  * encodes them as ordinary text) and no post-processor tokens ([CLS], <s>) are added per piece.
  */
-function encodePlain(tok: Tokenizer, text: string): number[] {
+export function encodePlain(tok: Tokenizer, text: string): number[] {
   if (tok instanceof HfTokenizer) return tok.encode(text, { addSpecialTokens: false });
   if (tok instanceof SentencePieceTokenizer) return tok.encode(text);
   return tok.encode(text, { disallowedSpecial: [] });
@@ -224,7 +224,7 @@ function* documentsOf(path: string, mode: DocumentSplit, onBytes: (n: number) =>
 }
 
 /** Lines of a file without their line ends, read in chunks. */
-function* lines(path: string, onBytes: (n: number) => void): IterableIterator<string> {
+export function* lines(path: string, onBytes: (n: number) => void): IterableIterator<string> {
   let rest = '';
   for (const chunk of textChunksRaw(path, onBytes)) {
     rest += chunk;
@@ -277,13 +277,7 @@ export function prepareDataset(o: PrepareOptions): DatasetMeta {
   const eosId = o.eosId === undefined ? defaultEosId(o.tokenizer) : o.eosId;
   const dtype = o.tokenizer.vocabSize <= 65536 ? 'uint16' : 'uint32';
 
-  const target = resolve(o.out);
-  if (existsSync(target) && readdirSync(target).length > 0 && !o.overwrite) fail(what, `${o.out} exists and is not empty (pass overwrite to replace it)`);
-  if (!existsSync(dirname(target))) fail(what, `${dirname(target)}: no such folder`);
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
+  return buildFolderAtomically(o.out, o.overwrite ?? false, what, (tmp) => {
     const train = new ShardWriter(tmp, 'train', dtype, shardTokens);
     const val = new ShardWriter(tmp, 'val', dtype, shardTokens);
     const assign = new Generator(seed);
@@ -317,13 +311,39 @@ export function prepareDataset(o: PrepareOptions): DatasetMeta {
       fail(what, `no document went to validation (${meta.splits.train.documents} documents with valFraction ${valFraction}); use more files or documents 'paragraph'/'line'`);
     }
     if (existsSync(o.tokenizerSource)) copyFileSync(o.tokenizerSource, join(tmp, 'tokenizer.json'));
-    const fd = openSync(join(tmp, 'meta.json'), 'wx');
-    writeSync(fd, `${JSON.stringify(meta, null, 2)}\n`);
+    writeFileDurable(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+    return meta;
+  });
+}
+
+/** Writes a new file and fsyncs it (inside a folder that buildFolderAtomically renames into place). */
+export function writeFileDurable(path: string, text: string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    writeSync(fd, text);
     fsyncSync(fd);
+  } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Builds a dataset folder under a temporary name next to `out` and renames it into place only
+ * when `fill` returns, so an interrupted or failed prepare never leaves a folder that looks
+ * finished (and never damages an existing one until the new one is complete).
+ */
+export function buildFolderAtomically<T>(out: string, overwrite: boolean, what: string, fill: (tmp: string) => T): T {
+  const target = resolve(out);
+  if (existsSync(target) && readdirSync(target).length > 0 && !overwrite) fail(what, `${out} exists and is not empty (pass overwrite to replace it)`);
+  if (!existsSync(dirname(target))) fail(what, `${dirname(target)}: no such folder`);
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    const result = fill(tmp);
     if (existsSync(target)) rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
-    return meta;
+    return result;
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;

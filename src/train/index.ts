@@ -4,6 +4,7 @@ export * from './config.js';
 export * from './schedule.js';
 export * from './batches.js';
 export * from './dataset.js';
+export * from './example-dataset.js';
 export * from './objectives.js';
 export * from './checkpoint.js';
 export * from './trainer.js';

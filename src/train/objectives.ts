@@ -59,3 +59,69 @@ export function lossFor(objective: Objective): (model: Module, batch: AnyBatch) 
     default: return fail('lossFor', `unknown objective '${String(objective)}'`);
   }
 }
+
+/**
+ * One evaluation batch: the loss, the weight to average it with (labelled tokens, or sequences for
+ * classification, whose loss is a mean over sequences), and counts for the accuracy figures:
+ * classification `accuracy` (argmax = label); seq2seq `token_accuracy` (teacher-forced argmax =
+ * target token) and `exact_match` (every target token right; with teacher forcing this is exactly
+ * when greedy decoding reproduces the target, so it needs no decoding loop).
+ */
+export interface BatchEvaluation {
+  loss: number;
+  weight: number;
+  /** name -> [correct, total] */
+  counts: Record<string, [number, number]>;
+}
+
+function argmaxRows(logits: Tensor): Int32Array {
+  return Int32Array.from(logits.argmax(-1).toTypedArray() as ArrayLike<number>);
+}
+
+export function evaluateSeq2seq(model: Module, batch: Seq2SeqBatch): BatchEvaluation {
+  let logits: Tensor; // [B, T, V]
+  if (model instanceof T5ForConditionalGeneration) {
+    logits = model.forward(batch.inputIds, batch.decoderInputIds, { attentionMask: batch.attentionMask, decoderAttentionMask: batch.decoderAttentionMask });
+  } else if (model instanceof Transformer) {
+    logits = model.forward(batch.inputIds, batch.decoderInputIds, { srcMask: batch.attentionMask, tgtMask: batch.decoderAttentionMask });
+  } else {
+    return fail('evaluateSeq2seq', `needs an encoder-decoder model (T5, Transformer), got ${model.constructor.name}`);
+  }
+  const loss = crossEntropy(logits, batch.labels, { ignoreIndex: IGNORE_INDEX }).item();
+  const pred = argmaxRows(logits);
+  const labels = batch.labels.toTypedArray();
+  const [b, t] = batch.labels.shape as [number, number];
+  let right = 0;
+  let total = 0;
+  let exact = 0;
+  for (let i = 0; i < b; i++) {
+    let all = true;
+    for (let j = 0; j < t; j++) {
+      const l = labels[i * t + j]!;
+      if (l === IGNORE_INDEX) continue;
+      total++;
+      if (pred[i * t + j] === l) right++;
+      else all = false;
+    }
+    if (all) exact++;
+  }
+  return { loss, weight: batch.tokens, counts: { token_accuracy: [right, total], exact_match: [exact, b] } };
+}
+
+export function evaluateClassification(model: Module, batch: ClassificationBatch): BatchEvaluation {
+  if (!(model instanceof BertForSequenceClassification)) fail('evaluateClassification', `needs a sequence classifier (BertForSequenceClassification), got ${model.constructor.name}`);
+  const logits = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [B, num_labels]
+  const loss = crossEntropy(logits, batch.labels).item();
+  const pred = argmaxRows(logits);
+  const labels = batch.labels.toTypedArray();
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) right++;
+  return { loss, weight: labels.length, counts: { accuracy: [right, labels.length] } };
+}
+
+/** The evaluation of an objective with accuracy figures (seq2seq, classification); null for the language-model objectives (loss only). */
+export function evaluatorFor(objective: Objective): ((model: Module, batch: AnyBatch) => BatchEvaluation) | null {
+  if (objective === 'seq2seq') return (m, b) => evaluateSeq2seq(m, b as Seq2SeqBatch);
+  if (objective === 'classification') return (m, b) => evaluateClassification(m, b as ClassificationBatch);
+  return null;
+}

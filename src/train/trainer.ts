@@ -18,6 +18,7 @@ import { writeFileAtomic, writeHfFolder } from '../formats/index.js';
 import type { TrainConfig } from './config.js';
 import { Adam, AdamW, clipGradNorm, SGD, type Optimizer, type ParamGroup } from './optimizers.js';
 import { learningRate } from './schedule.js';
+import type { BatchEvaluation } from './objectives.js';
 import { checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState, CHECKPOINT_FORMAT } from './checkpoint.js';
 
 /** Where micro-batches come from; `state` is saved in checkpoints and restored on resume. */
@@ -45,6 +46,8 @@ export interface EvalMetrics {
   loss: number;
   perplexity: number;
   tokens: number;
+  /** Accuracy figures of the objective's evaluator (classification `accuracy`; seq2seq `token_accuracy`, `exact_match`), each in [0, 1]. */
+  metrics?: Record<string, number>;
 }
 
 export interface TrainerOptions<B extends { tokens: number }> {
@@ -56,6 +59,8 @@ export interface TrainerOptions<B extends { tokens: number }> {
   train: BatchSource<B>;
   /** Fresh iterable of validation batches (deterministic) each time it is called. */
   validation?: () => Iterable<B>;
+  /** Evaluates one validation batch with accuracy figures (objectives.ts evaluatorFor); default: the loss alone, weighted by batch.tokens. */
+  evaluateBatch?: (model: Module, batch: B) => BatchEvaluation;
   /** Training FLOPs per labelled token (forward + backward), for MFU. */
   flopsPerToken?: number;
   /** Dropout's generator, saved with checkpoints (default: the model's `dropoutGenerator`); seeded with config.seed + 2. */
@@ -171,26 +176,39 @@ export class Trainer<B extends { tokens: number }> {
     return { step: this.step, loss: lossSum / c.gradAccumSteps, lr, gradNorm, tokens, tokensSeen: this.tokensSeen, stepSeconds, tokensPerSecond, mfu };
   }
 
-  /** Token-weighted mean validation loss (the model in eval mode, no gradients, no random draws). */
+  /**
+   * Mean validation loss (weighted by labelled tokens, or by sequences for classification) and the
+   * evaluator's accuracy figures; the model in eval mode, no gradients, no random draws.
+   */
   evaluate(): EvalMetrics | null {
     if (!this.o.validation) return null;
     const model = this.o.model;
     const wasTraining = model.training;
     model.eval();
     let sum = 0;
+    let weight = 0;
     let tokens = 0;
+    const counts = new Map<string, [number, number]>();
     try {
       for (const batch of this.o.validation()) {
-        sum += tidy(() => noGrad(() => this.o.loss(model, batch).item())) * batch.tokens;
+        const e = tidy(() => noGrad(() => (this.o.evaluateBatch ? this.o.evaluateBatch(model, batch) : { loss: this.o.loss(model, batch).item(), weight: batch.tokens, counts: {} })));
+        sum += e.loss * e.weight;
+        weight += e.weight;
         tokens += batch.tokens;
+        for (const [name, [right, total]] of Object.entries(e.counts)) {
+          const c = counts.get(name) ?? [0, 0];
+          counts.set(name, [c[0] + right, c[1] + total]);
+        }
         disposeBatch(batch);
       }
     } finally {
       model.train(wasTraining);
     }
-    if (tokens === 0) return null;
-    const loss = sum / tokens;
-    return { step: this.step, loss, perplexity: Math.exp(loss), tokens };
+    if (weight === 0) return null;
+    const loss = sum / weight;
+    const out: EvalMetrics = { step: this.step, loss, perplexity: Math.exp(loss), tokens };
+    if (counts.size) out.metrics = Object.fromEntries([...counts].map(([name, [right, total]]) => [name, total ? right / total : 0]));
+    return out;
   }
 
   private state(): TrainerState {
@@ -268,7 +286,8 @@ export class Trainer<B extends { tokens: number }> {
       if ((c.evalEvery > 0 && this.step % c.evalEvery === 0) || end) {
         validation = this.evaluate();
         if (validation) {
-          this.record({ type: 'eval', step: validation.step, val_loss: validation.loss, val_ppl: validation.perplexity, tokens: this.tokensSeen });
+          const extra = Object.fromEntries(Object.entries(validation.metrics ?? {}).map(([k, v]) => [`val_${k}`, v]));
+          this.record({ type: 'eval', step: validation.step, val_loss: validation.loss, val_ppl: validation.perplexity, ...extra, tokens: this.tokensSeen });
           this.o.onEval?.(validation);
         }
       }
