@@ -104,6 +104,35 @@ describe('eager memory release (wasm backend: tensors live in wasm memory)', () 
     assert.equal(wasm().memoryStats().heapBytes, before);
   });
 
+  it('a sequence growing by a row per step reuses freed memory (merging, splitting, size classes): the heap stays flat', () => {
+    const g = new Generator(8);
+    const step = (t: number) => tidy(() => {
+      const x = randn([t, 64], { generator: g });
+      return sum(exp(x.matmul(x.mT).mul(0.01))).item(); // [t, t] scratch and outputs of new sizes every step
+    });
+    for (let t = 1; t <= 64; t++) step(t);
+    const after64 = wasm().memoryStats().heapBytes;
+    for (let t = 65; t <= 256; t++) step(t);
+    const after256 = wasm().memoryStats().heapBytes;
+    // the live set at t = 256 is ~16x the one at 64; exact-size free lists grew the heap with the sum over all steps
+    const live256 = 256 * 256 * 4 * 4 + 256 * 64 * 4 * 2;
+    assert.ok(after256 - after64 <= 3 * live256, `heap grew ${after256 - after64} bytes for a live set of ~${live256}`);
+  });
+
+  it('adjacent free blocks merge and serve a larger request at the same address', () => {
+    const a = randn([3000]);
+    const b = randn([3000]);
+    const guard = randn([10]); // keeps the pair off the top of the heap
+    const at = a.storage.data.byteOffset;
+    assert.equal(b.storage.data.byteOffset > at, true);
+    a.dispose();
+    b.dispose();
+    const c = randn([5900]);
+    assert.equal(c.storage.data.byteOffset, at, 'the merged block was not reused');
+    c.dispose();
+    guard.dispose();
+  });
+
   it('toBackendMemory copies a plain-array weight (and its block scales) into wasm memory once, values unchanged', () => {
     const values = Int8Array.from({ length: 128 }, (_, i) => ((i * 37) % 255) - 127);
     const scales = Float32Array.from({ length: 4 }, (_, i) => 0.5 + i);

@@ -120,7 +120,11 @@ export class WasmRuntime {
   readonly heapStart: number;
   readonly maxBytes: number;
   private top: number;
-  private readonly freeLists = new Map<number, number[]>();
+  /** Free blocks by start and by end address (for merging neighbours), and binned by size. */
+  private readonly freeAt = new Map<number, number>();
+  private readonly freeEndingAt = new Map<number, number>();
+  /** bins[i]: [ptr, size] of free blocks with binOf(size) = i; entries whose block was merged away are skipped. */
+  private readonly bins: [number, number][][] = [];
   private freeBytes = 0;
   /** Every ArrayBuffer object this memory has exposed (a grow gives a new one). */
   private readonly buffers = new WeakSet<object>();
@@ -158,14 +162,22 @@ export class WasmRuntime {
     this.buffers.add(this.memory.buffer);
   }
 
-  /** A heap block of at least `bytes` bytes, 64-byte aligned. */
+  /**
+   * A heap block of at least `bytes` bytes, 64-byte aligned: the first free block of a size bin
+   * that fits (split, the rest staying free), else a new block from the top of the heap.
+   */
   malloc(bytes: number): number {
-    const size = align(Math.max(bytes, 1));
-    const list = this.freeLists.get(size);
-    const reused = list?.pop();
-    if (reused !== undefined) {
-      this.freeBytes -= size;
-      return reused;
+    const size = sizeClass(bytes);
+    for (let i = binOf(size); i < this.bins.length; i++) {
+      const bin = this.bins[i];
+      while (bin && bin.length > 0) {
+        const [ptr, blockSize] = bin.pop()!;
+        if (this.freeAt.get(ptr) !== blockSize) continue; // merged into a neighbour since
+        if (blockSize < size) { bin.push([ptr, blockSize]); break; } // (only in the request's own bin)
+        this.takeFree(ptr, blockSize);
+        if (blockSize > size) this.putFree(ptr + size, blockSize - size);
+        return ptr;
+      }
     }
     const p = this.top;
     this.ensure(p + size);
@@ -173,19 +185,46 @@ export class WasmRuntime {
     return p;
   }
 
+  /** Returns a block; free neighbours merge with it, and a block that reaches the top lowers it. */
   mfree(ptr: number, bytes: number): void {
-    const size = align(Math.max(bytes, 1));
-    let list = this.freeLists.get(size);
-    if (!list) this.freeLists.set(size, (list = []));
-    list.push(ptr);
+    let start = ptr;
+    let size = sizeClass(bytes);
+    const after = this.freeAt.get(start + size);
+    if (after !== undefined) {
+      this.takeFree(start + size, after);
+      size += after;
+    }
+    const before = this.freeEndingAt.get(start);
+    if (before !== undefined) {
+      const beforeSize = this.freeAt.get(before)!;
+      this.takeFree(before, beforeSize);
+      start = before;
+      size += beforeSize;
+    }
+    if (start + size === this.top) this.top = start;
+    else this.putFree(start, size);
+  }
+
+  private putFree(ptr: number, size: number): void {
+    this.freeAt.set(ptr, size);
+    this.freeEndingAt.set(ptr + size, ptr);
+    const i = binOf(size);
+    while (this.bins.length <= i) this.bins.push([]);
+    this.bins[i]!.push([ptr, size]);
     this.freeBytes += size;
+  }
+
+  private takeFree(ptr: number, size: number): void {
+    this.freeAt.delete(ptr);
+    this.freeEndingAt.delete(ptr + size);
+    this.freeBytes -= size;
   }
 
   /** Scratch bytes for the current kernel call; all of it is freed by reset(). */
   alloc(bytes: number): number {
     const p = this.malloc(bytes);
     this.scratch.push([p, bytes]);
-    this.scratchBytes += align(Math.max(bytes, 1));
+    this.scratchBytes += sizeClass(bytes);
     this.peakScratch = Math.max(this.peakScratch, this.scratchBytes);
     return p;
   }
@@ -236,4 +275,25 @@ export class WasmRuntime {
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+/**
+ * The block size a request of `bytes` gets: exact (64-byte aligned) up to 4 KiB, above that the
+ * next of eight sizes per power of two (at most 12.5% unused). With merging of free neighbours
+ * and splitting, a sequence of slightly larger requests (an uncached sequence or attention
+ * scratch growing by a token per step) reuses the memory earlier steps freed; exact-size free
+ * lists alone grew the heap quadratically with the sequence length.
+ */
+/** The bin of a free block: bins hold blocks in [class i, class i + 1), so any block from the bin of a request's class upward fits. */
+function binOf(size: number): number {
+  if (size <= 4096) return size / ALIGN - 1;
+  const e = Math.floor(Math.log2(size));
+  return 64 + (e - 12) * 8 + Math.floor((size / 2 ** e - 1) * 8);
+}
+
+export function sizeClass(bytes: number): number {
+  const b = align(Math.max(bytes, 1));
+  if (b <= 4096) return b;
+  const step = 2 ** (Math.floor(Math.log2(b - 1)) - 3); // an eighth of the power of two below
+  return Math.ceil(b / step) * step;
 }
