@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { createWasmBackend, randn, Generator } from '../src/index.js';
+import { createWasmBackend, getBackend, randn, setBackend, Generator } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const threadList = (args.includes('--threads') ? args[args.indexOf('--threads') + 1]! : '1,2').split(',').map(Number);
@@ -40,6 +40,10 @@ console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, Node 
 const lines: string[] = [];
 for (const threads of threadList) {
   const be = createWasmBackend({ threads });
+  // operands allocated by the backend under test, so they live in its memory as a model's do
+  // (created under another backend instance they would be copied in on every call)
+  const prev = getBackend();
+  setBackend(be);
   const g = new Generator(0);
   const ours: number[] = [];
   for (const [, m, k, n] of shapes) {
@@ -55,6 +59,7 @@ for (const threads of threadList) {
     }
     ours.push((2 * m * k * n) / (best / 1000) / 1e9);
   }
+  setBackend(prev);
   be.close();
   const theirs = peer(threads);
   console.log(`\n${be.name} vs numpy/OpenBLAS, ${threads} thread${threads > 1 ? 's' : ''} (GFLOPS)`);
