@@ -131,6 +131,7 @@ export class BatchSession {
   /** Runs one token per row (batch order) and returns each row's next-token logits [V], in batch order. */
   step(next: readonly number[]): Float32Array[] {
     this.check();
+    if (this.batch === 0) fail('BatchSession.step', 'every row has left the batch (keepRows([])): nothing to run');
     if (next.length !== this.batch) fail('BatchSession.step', `got ${next.length} tokens for ${this.batch} rows`);
     this.checkIds(next, 'step');
     this.rows.forEach((row, b) => {
@@ -146,6 +147,7 @@ export class BatchSession {
   /** Keeps only these rows (prompt indices, in batch order), dropping the others from the caches. */
   keepRows(keep: readonly number[]): void {
     this.check();
+    if (new Set(keep).size !== keep.length) fail('BatchSession.keepRows', `rows ${keep.join(', ')} name a prompt twice`);
     const idx = keep.map((row) => {
       const b = this.rows.indexOf(row);
       if (b < 0) fail('BatchSession.keepRows', `prompt ${row} is not in the batch (rows ${this.rows.join(', ')})`);

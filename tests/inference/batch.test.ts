@@ -185,6 +185,15 @@ describe('batches: composed attention, errors, caches that cannot batch', () => 
     const s = new BatchSession(model);
     assert.throws(() => s.prefill([[1, 2], []]), /prompt 1 is empty/);
     s.dispose();
+    const k = new BatchSession(model);
+    k.prefill([[1, 2], [3, 4, 5], [6]]);
+    assert.throws(() => k.keepRows([0, 0]), /rows 0, 0 name a prompt twice/);
+    assert.throws(() => k.keepRows([5]), /prompt 5 is not in the batch \(rows 0, 1, 2\)/);
+    k.keepRows([2]);
+    assert.equal(k.step([7]).length, 1);
+    k.keepRows([]);
+    assert.throws(() => k.step([]), /every row has left the batch/);
+    k.dispose();
     assert.throws(() => new BatchSession(model).prefill([[1, 99]]), /prompt 0: token id 99 is outside the vocabulary \[0, 64\)/);
   });
 });
