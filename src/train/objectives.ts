@@ -31,15 +31,19 @@ export function maskedLmLoss(model: Module, batch: MaskedLMBatch): Tensor {
   return crossEntropy(model.forward(batch.inputIds), batch.labels, { ignoreIndex: IGNORE_INDEX }); // logits [B, T, V]
 }
 
-export function seq2seqLoss(model: Module, batch: Seq2SeqBatch): Tensor {
-  let logits: Tensor; // [B, T, V]
+/** Teacher-forced decoder logits [B, T, V] of an encoder-decoder (T5 or the original Transformer). */
+function seq2seqLogits(model: Module, batch: Seq2SeqBatch, what: string): Tensor {
   if (model instanceof T5ForConditionalGeneration) {
-    logits = model.forward(batch.inputIds, batch.decoderInputIds, { attentionMask: batch.attentionMask, decoderAttentionMask: batch.decoderAttentionMask });
-  } else if (model instanceof Transformer) {
-    logits = model.forward(batch.inputIds, batch.decoderInputIds, { srcMask: batch.attentionMask, tgtMask: batch.decoderAttentionMask });
-  } else {
-    return fail('seq2seqLoss', `needs an encoder-decoder model (T5, Transformer), got ${model.constructor.name}`);
+    return model.forward(batch.inputIds, batch.decoderInputIds, { attentionMask: batch.attentionMask, decoderAttentionMask: batch.decoderAttentionMask });
   }
+  if (model instanceof Transformer) {
+    return model.forward(batch.inputIds, batch.decoderInputIds, { srcMask: batch.attentionMask, tgtMask: batch.decoderAttentionMask });
+  }
+  return fail(what, `needs an encoder-decoder model (T5, Transformer), got ${model.constructor.name}`);
+}
+
+export function seq2seqLoss(model: Module, batch: Seq2SeqBatch): Tensor {
+  const logits = seq2seqLogits(model, batch, 'seq2seqLoss'); // [B, T, V]
   return crossEntropy(logits, batch.labels, { ignoreIndex: IGNORE_INDEX });
 }
 
@@ -79,14 +83,7 @@ function argmaxRows(logits: Tensor): Int32Array {
 }
 
 export function evaluateSeq2seq(model: Module, batch: Seq2SeqBatch): BatchEvaluation {
-  let logits: Tensor; // [B, T, V]
-  if (model instanceof T5ForConditionalGeneration) {
-    logits = model.forward(batch.inputIds, batch.decoderInputIds, { attentionMask: batch.attentionMask, decoderAttentionMask: batch.decoderAttentionMask });
-  } else if (model instanceof Transformer) {
-    logits = model.forward(batch.inputIds, batch.decoderInputIds, { srcMask: batch.attentionMask, tgtMask: batch.decoderAttentionMask });
-  } else {
-    return fail('evaluateSeq2seq', `needs an encoder-decoder model (T5, Transformer), got ${model.constructor.name}`);
-  }
+  const logits = seq2seqLogits(model, batch, 'evaluateSeq2seq'); // [B, T, V]
   const loss = crossEntropy(logits, batch.labels, { ignoreIndex: IGNORE_INDEX }).item();
   const pred = argmaxRows(logits);
   const labels = batch.labels.toTypedArray();

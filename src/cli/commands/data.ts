@@ -87,7 +87,7 @@ Options:
         seed: intOption('seed', values.seed, 0, 0),
         ...(values.labels !== undefined ? { labels: values.labels.split(',').map((l) => l.trim()) } : {}),
         overwrite: values.overwrite ?? false,
-        onProgress: (done, total) => bar?.update(Math.round((100 * done) / Math.max(total, 1)), `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`),
+        onProgress: megabyteProgress(bar),
       });
       bar?.done();
       if (values.json) {
@@ -113,7 +113,7 @@ Options:
       documents: documents as DocumentSplit,
       shardTokens: intOption('shard-tokens', values['shard-tokens'], 1 << 26, 1),
       overwrite: values.overwrite ?? false,
-      onProgress: (done, total) => bar?.update(Math.round((100 * done) / Math.max(total, 1)), `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`),
+      onProgress: megabyteProgress(bar),
     });
     bar?.done();
     if (values.json) {
@@ -125,3 +125,8 @@ Options:
       `${val.tokens} validation tokens (${val.documents} documents); ${meta.dtype}, vocabulary ${meta.vocabSize}, eos ${meta.eosId ?? 'none'}`);
   },
 };
+
+/** Progress callback (bytes done, bytes in all) for a percentage bar labelled in MB. */
+function megabyteProgress(bar: ProgressBar | null): (done: number, total: number) => void {
+  return (done, total) => bar?.update(Math.round((100 * done) / Math.max(total, 1)), `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`);
+}
