@@ -65,6 +65,21 @@ function packB(dst: usize, b: usize, rsB: i32, csB: i32, kc: i32, nc: i32): void
         v128.store(dst, v128.load(src, 16), 16);
         dst += 32;
       }
+    } else if (cols == NR && rsB == 1) {
+      // B = W^T (x @ W.mT, the linear layers): column j is a contiguous row of W. Four depths
+      // of four columns are loaded as rows and transposed in registers.
+      const cs = <usize>csB << 2;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const src = base + <usize>(p << 2);
+        transpose4(src, cs, dst);
+        transpose4(src + 4 * cs, cs, dst + 16);
+        dst += 4 * NR * 4;
+      }
+      for (; p < kc; p++) {
+        for (let c = 0; c < NR; c++) store<f32>(dst + <usize>(c << 2), load<f32>(base + <usize>(p << 2) + <usize>c * cs));
+        dst += NR * 4;
+      }
     } else {
       for (let p = 0; p < kc; p++) {
         for (let c = 0; c < NR; c++) {
@@ -74,6 +89,24 @@ function packB(dst: usize, b: usize, rsB: i32, csB: i32, kc: i32, nc: i32): void
       }
     }
   }
+}
+
+// Four rows of four floats (row r at src + r * stride) stored transposed: row p of the result
+// (the four values at column p) goes to dst + p * NR * 4.
+// @ts-ignore: decorator
+@inline function transpose4(src: usize, stride: usize, dst: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + stride);
+  const r2 = v128.load(src + 2 * stride);
+  const r3 = v128.load(src + 3 * stride);
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5); // a0 b0 a1 b1
+  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5); // c0 d0 c1 d1
+  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7); // a2 b2 a3 b3
+  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7); // c2 d2 c3 d3
+  v128.store(dst, i64x2.shuffle(t0, t1, 0, 2));
+  v128.store(dst, i64x2.shuffle(t0, t1, 1, 3), NR * 4);
+  v128.store(dst, i64x2.shuffle(t2, t3, 0, 2), NR * 8);
+  v128.store(dst, i64x2.shuffle(t2, t3, 1, 3), NR * 12);
 }
 
 // @ts-ignore: decorator

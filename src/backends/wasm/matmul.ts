@@ -11,6 +11,7 @@ import { offsetsOf } from '../reference/strided.js';
 import { WasmOutOfMemory, resultF32, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 
+/** The GEMM micro-tile (assembly/gemm.ts): work blocks are whole tiles. */
 const MR = 6;
 const NR = 8;
 /** Below this many multiply-adds the JS reference kernel wins (no copies, no dispatch). */
@@ -132,7 +133,11 @@ function launchGemm(
   let colBlock = n;
   if (nb < threads) {
     const split = Math.ceil(threads / nb);
-    if (m >= n || m >= MR * split) rowBlock = Math.max(MR, Math.ceil(m / split / MR) * MR);
+    // Each thread packs the whole of the operand it does not split: row blocks repack all of B
+    // (k x n per thread), column blocks all of A (m x k). Split the dimension that makes the
+    // repacked operand the smaller one (prefill's x @ W^T: m tokens < n outputs -> columns).
+    const byRows = n < NR * split || (m >= n && m >= MR * split);
+    if (byRows) rowBlock = Math.max(MR, Math.ceil(m / split / MR) * MR);
     else colBlock = Math.max(NR, Math.ceil(n / split / NR) * NR);
   }
   const items = nb * Math.ceil(m / rowBlock) * Math.ceil(n / colBlock);
