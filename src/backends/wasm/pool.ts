@@ -24,6 +24,26 @@ export const JOB_MATVEC = 4;
 export const JOB_READ = 5;
 export const JOB_DEQUANT = 6;
 export const JOB_MATVEC_Q8 = 7;
+/**
+ * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the workers'
+ * shares, and a worker waiting for the next job after one. Decode posts a job per matrix a few
+ * microseconds of JavaScript apart, and waking a sleeping thread (futex + scheduler, slower
+ * under a hypervisor) took longer than that: the caller spent a third of a decode step waiting
+ * for the worker. llama.cpp's threadpool polls the same way before it sleeps.
+ */
+export const SPIN_MS = 2;
+
+/** Waits until ctrl[index] != value: polls for SPIN_MS, then sleeps. */
+export function waitChange(ctrl: Int32Array, index: number, value: number): void {
+  const until = performance.now() + SPIN_MS;
+  for (let i = 1; Atomics.load(ctrl, index) === value; i++) {
+    if ((i & 63) === 0 && performance.now() > until) {
+      Atomics.wait(ctrl, index, value);
+      return;
+    }
+  }
+}
+
 /** Word where thread t leaves a float result (JOB_READ). */
 export const RESULTS = 40;
 
@@ -129,11 +149,13 @@ export class AtomicsPool implements ThreadPool {
     Atomics.add(ctrl, GEN, 1);
     Atomics.notify(ctrl, GEN);
     runShare(this.rt, ctrl, 0);
-    // every worker reports, even those without a share, so the next job starts clean
-    for (;;) {
+    // every worker reports, even those without a share, so the next job starts clean; spin
+    // first (the others finish within microseconds of us on a balanced split), then sleep
+    const until = performance.now() + SPIN_MS;
+    for (let i = 1; ; i++) {
       const done = Atomics.load(ctrl, DONE);
       if (done >= this.size - 1) break;
-      Atomics.wait(ctrl, DONE, done, 1000);
+      if ((i & 63) === 0 && performance.now() > until) Atomics.wait(ctrl, DONE, done, 1000);
     }
   }
 

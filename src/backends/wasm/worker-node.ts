@@ -1,7 +1,7 @@
 /** Worker thread body: instantiate the kernels on the shared memory and serve jobs forever. */
 import { workerData } from 'node:worker_threads';
 import { WasmRuntime } from './runtime.js';
-import { DONE, GEN, SHUTDOWN, controlBlock, runShare } from './pool.js';
+import { DONE, GEN, SHUTDOWN, controlBlock, runShare, waitChange } from './pool.js';
 
 interface WorkerInit {
   module: WebAssembly.Module;
@@ -17,7 +17,7 @@ const ctrl = controlBlock(rt);
 // must still be seen (the caller cannot finish it without us).
 let gen = 0;
 for (;;) {
-  Atomics.wait(ctrl, GEN, gen);
+  waitChange(ctrl, GEN, gen);
   gen = Atomics.load(ctrl, GEN);
   if (Atomics.load(ctrl, SHUTDOWN)) break;
   runShare(rt, ctrl, init.index);
