@@ -1,8 +1,8 @@
 // attn's WebAssembly kernels. Built twice by scripts/build-wasm.mjs: with plain SIMD128 and
-// with relaxed SIMD (fused multiply-add); the loader picks what the runtime supports.
+// with relaxed SIMD (fused multiply-add, the int8 dot product); the loader picks what the runtime supports.
 export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
-export { matvec, dequantRows, readSum, quantizeQ8Rows, dequantQ8Rows, matvecQ8 } from './matvec';
+export { matvec, dequantRows, readSum, quantizeQ8Rows, dequantQ8Rows, q8ActBlockBytes, prepareQ8Act, matvecQ8 } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
 export { rope } from './rope';

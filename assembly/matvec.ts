@@ -407,13 +407,79 @@ export function dequantQ8Rows(q: usize, d: usize, out: usize, rows: i32, k: i32)
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(w, x), i16x8.extmul_high_i8x16_s(w, x)));
 }
 
+// ---- the relaxed-SIMD integer dot product --------------------------------------------------
+// i16x8.relaxed_dot_i8x16_i7x16_s multiplies signed bytes by bytes in [0, 127] and adds pairs
+// into i16 (x86: one pmaddubsw; its unsigned operand is the i7 one, so every runtime agrees on
+// values in that range, and a pair of products, at most 2 * 128 * 127 in magnitude, never
+// saturates). That is about twice the extmul path's rate. Neither operand of a q8 dot product
+// is in [0, 127] as it stands, so prepareQ8Act rewrites the activations once per call:
+//   int8 weights: x = x+ - x- with x+ = max(x, 0), x- = max(-x, 0), both in [0, 127];
+//     dot(w, x) = dot(w, x+) - dot(w, x-), the i16 difference exact (|it| <= 2 * 128 * 127);
+//     per 32-element block: x+ (32 bytes), then x- (32 bytes).
+//   int4 weights (Q4_0, stored as u = q + 8 in [0, 15]): dot(x, q) = dot(x, u) - 8 sum(x);
+//     per block: x (32 bytes), then the i32x4 (8 sum(x), 0, 0, 0) to subtract (16 bytes).
+
+/** Bytes of prepared activations per 32-element q8 block (prepareQ8Act). */
+export function q8ActBlockBytes(int4: bool): i32 {
+  return int4 ? 48 : 64;
+}
+
+/**
+ * Rewrites q8_0 activations xq [rows, k] into the operands of the relaxed dot product (layout
+ * above) at xa. Only the relaxed-SIMD build reads them; the plain build leaves xa untouched.
+ */
+export function prepareQ8Act(xq: usize, xa: usize, rows: i32, k: i32, int4: bool): void {
+  if (!ASC_FEATURE_RELAXED_SIMD) return;
+  const blocks = rows * (k >> 5);
+  const zero = i8x16.splat(0);
+  for (let i = 0; i < blocks; i++) {
+    const qp = xq + (<usize>i << 5);
+    const a = v128.load(qp), b = v128.load(qp, 16);
+    if (int4) {
+      const o = xa + <usize>i * 48;
+      v128.store(o, a);
+      v128.store(o, b, 16);
+      // sum of the 32 bytes: widen pairwise twice, then across lanes
+      const s4 = i32x4.add(i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(a)), i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(b)));
+      const sum = i32x4.extract_lane(s4, 0) + i32x4.extract_lane(s4, 1) + i32x4.extract_lane(s4, 2) + i32x4.extract_lane(s4, 3);
+      v128.store(o, i32x4.replace_lane(i32x4.splat(0), 0, sum << 3), 32);
+    } else {
+      const o = xa + (<usize>i << 6);
+      v128.store(o, i8x16.max_s(a, zero));
+      v128.store(o, i8x16.max_s(b, zero), 16);
+      v128.store(o, i8x16.max_s(i8x16.neg(a), zero), 32);
+      v128.store(o, i8x16.max_s(i8x16.neg(b), zero), 48);
+    }
+  }
+}
+
+// Integer sum over q8 block b (32 elements) of a weight row against the prepared activations
+// at ap (that block's entry), as i32x4 partial sums. Relaxed-SIMD build only.
+// @ts-ignore: decorator
+@inline function relaxedBlock(wr: usize, b: i32, ap: usize, int4: bool): v128 {
+  if (int4) {
+    const p = v128.load(wr + (<usize>b << 4));
+    const mask = i8x16.splat(0x0f);
+    const lo = v128.and(p, mask), hi = v128.and(i16x8.shr_u(p, 4), mask);
+    // each pair <= 2 * 127 * 15, so the two halves add in i16 before widening
+    const d = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ap), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(ap, 16), hi));
+    return i32x4.sub(i32x4.extadd_pairwise_i16x8_s(d), v128.load(ap, 32));
+  }
+  const wp = wr + (<usize>b << 5);
+  const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+  const d0 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w0, v128.load(ap)), i16x8.relaxed_dot_i8x16_i7x16_s(w0, v128.load(ap, 32)));
+  const d1 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w1, v128.load(ap, 16)), i16x8.relaxed_dot_i8x16_i7x16_s(w1, v128.load(ap, 48)));
+  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
+}
+
 /**
  * Rows [rowStart, rowEnd) of y[m, n] = x @ W^T with x given as q8_0 blocks (xq int8 [m, k], xd
  * f32 [m, k / 32]) and W int8 (Q8_0) or int4 (Q4_0) with one f32 scale per blockSize elements
- * (blockSize a multiple of 32).
+ * (blockSize a multiple of 32). xa: xq rewritten by prepareQ8Act, which the relaxed-SIMD build
+ * multiplies instead of xq.
  */
 export function matvecQ8(
-  xq: usize, xd: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32, rowStart: i32, rowEnd: i32,
+  xq: usize, xd: usize, xa: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32, rowStart: i32, rowEnd: i32,
 ): void {
   const nb = k >> 5;
   const per = blockSize >> 5; // q8 blocks per weight scale
@@ -422,9 +488,16 @@ export function matvecQ8(
     const wr = w + <usize>r * rowBytes;
     const sr = scales + (<usize>(r * (k / blockSize)) << 2);
     for (let mi = 0; mi < m; mi++) {
-      const xr = xq + <usize>(mi * k);
       const dr = xd + (<usize>(mi * nb) << 2);
-      const total = kind == W_I4 ? dotQ8Row(wr, sr, xr, dr, nb, per, true) : dotQ8Row(wr, sr, xr, dr, nb, per, false);
+      let total: f32;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        total = kind == W_I4
+          ? dotQ8RowRelaxed(wr, sr, xa + <usize>(mi * nb * 48), dr, nb, per, true)
+          : dotQ8RowRelaxed(wr, sr, xa + (<usize>(mi * nb) << 6), dr, nb, per, false);
+      } else {
+        const xr = xq + <usize>(mi * k);
+        total = kind == W_I4 ? dotQ8Row(wr, sr, xr, dr, nb, per, true) : dotQ8Row(wr, sr, xr, dr, nb, per, false);
+      }
       store<f32>(y + (<usize>(mi * n + r) << 2), total);
     }
   }
@@ -460,6 +533,30 @@ export function matvecQ8(
   for (; b < nb; b++) {
     const xp = xr + (<usize>b << 5);
     const s0 = i32x4.add(dot16(q8Weights(wr, b, int4, 0), v128.load(xp)), dot16(q8Weights(wr, b, int4, 1), v128.load(xp, 16)));
+    const d = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
+    acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d), acc0);
+  }
+  return hsum(f32x4.add(acc0, acc1));
+}
+
+// dotQ8Row over the prepared activations (prepareQ8Act) with the relaxed dot product.
+// @ts-ignore: decorator
+@inline function dotQ8RowRelaxed(wr: usize, sr: usize, ar: usize, dr: usize, nb: i32, per: i32, int4: bool): f32 {
+  const stride: usize = int4 ? 48 : 64;
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  let b = 0;
+  if (per == 1) {
+    for (; b + 1 < nb; b += 2) {
+      const ap = ar + <usize>b * stride;
+      const s0 = relaxedBlock(wr, b, ap, int4);
+      const s1 = relaxedBlock(wr, b + 1, ap + stride, int4);
+      const sb = <usize>b << 2;
+      acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(load<f32>(sr + sb) * load<f32>(dr + sb)), acc0);
+      acc1 = madd(f32x4.convert_i32x4_s(s1), f32x4.splat(load<f32>(sr + sb, 4) * load<f32>(dr + sb, 4)), acc1);
+    }
+  }
+  for (; b < nb; b++) {
+    const s0 = relaxedBlock(wr, b, ar + <usize>b * stride, int4);
     const d = load<f32>(sr + (<usize>(b / per) << 2)) * load<f32>(dr + (<usize>b << 2));
     acc0 = madd(f32x4.convert_i32x4_s(s0), f32x4.splat(d), acc0);
   }

@@ -6,13 +6,16 @@
  *   for prefill) equals the composed oracle (quantizeActivationsQ8, then the float product with
  *   the dequantized weights) and a float64 sum of d_w d_x sum(q_w q_x) per block, for int8
  *   blocks of 32, per-channel int8 and int4, 1..40 rows, threaded and not.
+ * - At the integer extremes (weights -128 and 127, int4 nibbles 0 and 15, activations +-127, the
+ *   largest pair sums the relaxed dot product's i16 lanes must hold) both builds, relaxed SIMD
+ *   and plain SIMD, threaded and not, give the exact integer sums.
  * - A model with these layers gives the same logits cached and uncached (within float32 sum
  *   order), and bad input names the problem.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Generator, Linear, LlamaConfig, LlamaForCausalLM, createKVCache, fromTypedArray, getBackend, linear, noGrad, quantizeActivationsQ8, quantizeInt4,
+  Generator, Linear, createWasmBackend, quantizedTensor, setBackend, LlamaConfig, LlamaForCausalLM, createKVCache, fromTypedArray, getBackend, linear, noGrad, quantizeActivationsQ8, quantizeInt4,
   quantizeInt8, quantizeModel, randn, tensor, withoutFused, type Tensor,
 } from '../../src/index.js';
 
@@ -86,6 +89,63 @@ describe('q8_0 activations (llama.cpp arithmetic for quantized weights)', () => 
       let differs = 0;
       for (let i = 0; i < exact.length; i++) differs = Math.max(differs, Math.abs(exact[i]! - fused[i]!));
       assert.ok(differs > 1e-4, `${what}: q8_0 activations gave the float-activation result`);
+    }
+  });
+
+  it('integer extremes give exact sums on the relaxed and the plain SIMD build', () => {
+    const builds = [createWasmBackend({ threads: 2 }), createWasmBackend({ threads: 1, simd: 'simd' })];
+    const prev = getBackend();
+    const g = new Generator(11);
+    const k = 256;
+    const n = 300; // n * k above the threading threshold
+    try {
+      for (const int4 of [false, true]) {
+        // weights at the ends of their range, with a random minority in between
+        const wv = new Int32Array(n * k);
+        for (let i = 0; i < wv.length; i++) {
+          const u = g.random();
+          wv[i] = int4 ? (u < 0.4 ? -8 : u < 0.8 ? 7 : Math.floor(g.random() * 16) - 8) : u < 0.4 ? -128 : u < 0.8 ? 127 : Math.floor(g.random() * 256) - 128;
+        }
+        let data: Int8Array | Uint8Array;
+        if (int4) {
+          data = new Uint8Array((n * k) / 2);
+          for (let b = 0; b < (n * k) / 32; b++) {
+            for (let j = 0; j < 16; j++) data[b * 16 + j] = (wv[b * 32 + j]! + 8) | ((wv[b * 32 + j + 16]! + 8) << 4);
+          }
+        } else {
+          data = Int8Array.from(wv);
+        }
+        for (const m of [1, 3]) {
+          // activations +-127 (every block's amax is 127, so d_x = 1 and q = x), mostly of the
+          // weight's sign so the pair sums reach 2 * 128 * 127
+          const xv = new Float32Array(m * k);
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < k; j++) {
+              const u = g.random();
+              xv[i * k + j] = j % 32 === 0 ? 127 : u < 0.45 ? -127 : u < 0.9 ? 127 : Math.round(g.random() * 254) - 127;
+            }
+          }
+          const want = new Float64Array(m * n);
+          for (let i = 0; i < m; i++) {
+            for (let r = 0; r < n; r++) {
+              let s = 0;
+              for (let j = 0; j < k; j++) s += xv[i * k + j]! * wv[r * k + j]!;
+              want[i * n + r] = s;
+            }
+          }
+          for (const backend of builds) {
+            setBackend(backend);
+            const w = quantizedTensor(int4 ? 'int4' : 'int8', data, new Float32Array((n * k) / 32).fill(1), 32, [n, k]);
+            const got = noGrad(() => linear(fromTypedArray(xv.slice(), [m, k]), w, null, { activations: 'q8_0' }).toTypedArray());
+            for (let i = 0; i < want.length; i++) {
+              if (got[i] !== want[i]) assert.fail(`${backend.name} ${int4 ? 'int4' : 'int8'} m=${m}: y[${i}] = ${got[i]}, exact ${want[i]}`);
+            }
+          }
+        }
+      }
+    } finally {
+      setBackend(prev);
+      for (const b of builds) b.close();
     }
   });
 

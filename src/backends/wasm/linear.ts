@@ -62,14 +62,17 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           const xq = rt.alloc(m * k);
           const xd = rt.alloc((m * k) / 8); // one f32 per 32
           rt.exports.quantizeQ8Rows(xp, xq, xd, m, k);
+          const int4 = dtype === 'int4' ? 1 : 0;
           if (m >= GEMM_MIN_ROWS) {
             const xf = rt.alloc(m * k * 4);
             rt.exports.dequantQ8Rows(xq, xd, xf, m, k);
             prefill(rt, pool, xf, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, dtype === 'int4' ? k / 2 : k);
-          } else if (n * k < MIN_THREADED || pool.size === 1) {
-            rt.exports.matvecQ8(xq, xd, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n);
           } else {
-            pool.run(JOB_MATVEC_Q8, [xq, xd, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize]);
+            // the relaxed build's dot product wants the activations rearranged (once per call)
+            const xa = rt.alloc(((m * k) / 32) * rt.exports.q8ActBlockBytes(int4));
+            rt.exports.prepareQ8Act(xq, xa, m, k, int4);
+            if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvecQ8(xq, xd, xa, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n);
+            else pool.run(JOB_MATVEC_Q8, [xq, xd, xa, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize]);
           }
           return y.done();
         }

@@ -77,8 +77,8 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       break;
     }
     case JOB_MATVEC_Q8: {
-      const [s, end] = share(a(6));
-      if (s < end) e.matvecQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), s, end);
+      const [s, end] = share(a(7));
+      if (s < end) e.matvecQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), s, end);
       break;
     }
     case JOB_DEQUANT: {
