@@ -2,7 +2,7 @@
 // with relaxed SIMD (fused multiply-add, the int8 dot product); the loader picks what the runtime supports.
 export { packBytes, heapBase, gemmRegion, gemmBatched } from './gemm';
 export { attnForward, attnBackward } from './attention';
-export { matvec, dequantRows, readSum, quantizeQ8Rows, dequantQ8Rows, q8ActBlockBytes, prepareQ8Act, matvecQ8 } from './matvec';
+export { matvec, prepareHalfAct, dequantRows, readSum, quantizeQ8Rows, dequantQ8Rows, q8ActBlockBytes, prepareQ8Act, matvecQ8 } from './matvec';
 export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
 export { rope } from './rope';

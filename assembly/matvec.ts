@@ -107,6 +107,74 @@ function dotHalf(w: usize, x: usize, k0: i32, k1: i32, bf16: bool): v128 {
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
+// ---- the fast half-precision path --------------------------------------------------------
+// A 32-bit lane of f16/bf16 weights holds an even element (low half) and an odd one (high
+// half). Without unpacking: odd = v & 0xffff0000 and even = v << 16 put each half in the upper
+// 16 bits of a lane, which is a bf16 value as it stands. For f16, (t >>s 3) & 0x8fffe000 keeps
+// the sign and lines exponent and mantissa up with f32's: the f32 with those bits is the half's
+// value times 2^-112, exactly, subnormals included. prepareHalfAct multiplies x by 2^112 (exact)
+// and de-interleaves it to match, once per call, so every product w * x is the one the exact
+// path forms. Two cases it cannot take: |x| >= 2^16 (x * 2^112 overflows; the caller keeps the
+// exact path) and Inf/NaN weights (exponent 31, which would read as a finite f32; each row
+// tracks its largest exponent and is redone on the exact path if it has one).
+
+const TWO_112: f32 = 5.192296858534828e33;
+
+/**
+ * x [rows, k] -> the fast half path's operand at out (same size): per group of 8 elements,
+ * (x0, x2, x4, x6, x1, x3, x5, x7), times 2^112 for f16 weights (bf16: unscaled). Returns 0,
+ * and the exact path must be used, if an f16 call has a finite |x| >= 2^16.
+ */
+export function prepareHalfAct(x: usize, out: usize, rows: i32, k: i32, bf16: bool): i32 {
+  const vEnd = k & ~15;
+  const scale = f32x4.splat(bf16 ? 1 : TWO_112);
+  const limit = f32x4.splat(65536), fmax = f32x4.splat(3.4028234663852886e38);
+  let bad = i32x4.splat(0);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>(r * k) << 2);
+    const or = out + (<usize>(r * k) << 2);
+    for (let j = 0; j < vEnd; j += 8) {
+      const a = v128.load(xr + (<usize>j << 2)), b = v128.load(xr + (<usize>j << 2), 16);
+      const aa = f32x4.abs(a), ab = f32x4.abs(b);
+      bad = v128.or(bad, v128.and(f32x4.ge(aa, limit), f32x4.le(aa, fmax)));
+      bad = v128.or(bad, v128.and(f32x4.ge(ab, limit), f32x4.le(ab, fmax)));
+      v128.store(or + (<usize>j << 2), f32x4.mul(v128.shuffle<i32>(a, b, 0, 2, 4, 6), scale));
+      v128.store(or + (<usize>j << 2), f32x4.mul(v128.shuffle<i32>(a, b, 1, 3, 5, 7), scale), 16);
+    }
+  }
+  return bf16 || !v128.any_true(bad) ? 1 : 0;
+}
+
+// Set by dotHalfFast: whether the f16 row it read had an Inf/NaN weight (exponent 31).
+let halfSpecial = false;
+
+function dotHalfFast(w: usize, xh: usize, k0: i32, k1: i32, bf16: bool): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const high = i32x4.splat(0xffff0000);
+  const bits = i32x4.splat(0x8fffe000);
+  const expMask = i16x8.splat(0x7c00);
+  let ex = i16x8.splat(0);
+  for (let k = k0; k < k1; k += 16) {
+    const h0 = v128.load(w + (<usize>k << 1));
+    const h1 = v128.load(w + (<usize>k << 1), 16);
+    const xp = xh + (<usize>k << 2);
+    if (bf16) {
+      a0 = madd(i32x4.shl(h0, 16), v128.load(xp), a0);
+      a1 = madd(v128.and(h0, high), v128.load(xp, 16), a1);
+      a2 = madd(i32x4.shl(h1, 16), v128.load(xp, 32), a2);
+      a3 = madd(v128.and(h1, high), v128.load(xp, 48), a3);
+    } else {
+      ex = i16x8.max_u(ex, i16x8.max_u(v128.and(h0, expMask), v128.and(h1, expMask)));
+      a0 = madd(v128.and(i32x4.shr_s(i32x4.shl(h0, 16), 3), bits), v128.load(xp), a0);
+      a1 = madd(v128.and(i32x4.shr_s(h0, 3), bits), v128.load(xp, 16), a1);
+      a2 = madd(v128.and(i32x4.shr_s(i32x4.shl(h1, 16), 3), bits), v128.load(xp, 32), a2);
+      a3 = madd(v128.and(i32x4.shr_s(h1, 3), bits), v128.load(xp, 48), a3);
+    }
+  }
+  if (!bf16) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
 // @ts-ignore: decorator
 @inline function dotI8(w: usize, x: usize, k0: i32, k1: i32): v128 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -251,11 +319,12 @@ function dequantRow(wr: usize, sr: usize, out: usize, k: i32, kind: i32, blockSi
  * Rows [rowStart, rowEnd) of y[M, N] = x[M, K] @ W^T. W rows are K elements of `kind`;
  * scales (int8, int4): one f32 per `blockSize` elements in row-major order. `tmp` (at least
  * K floats, or 0 for none): with several x rows a quantised weight row is dequantised there
- * once and dotted as f32 with each x row, instead of being dequantised once per x row.
+ * once and dotted as f32 with each x row, instead of being dequantised once per x row. `xh`
+ * (f16, bf16 weights; 0 for none): x rewritten by prepareHalfAct, for the fast half path.
  */
 export function matvec(
   x: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32,
-  rowStart: i32, rowEnd: i32, tmp: usize,
+  rowStart: i32, rowEnd: i32, tmp: usize, xh: usize,
 ): void {
   const quant = kind == W_I8 || kind == W_I4;
   const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
@@ -278,6 +347,11 @@ export function matvec(
       let total: f32 = 0;
       if (quant) {
         total = dotQuantRow(wr, sr, xr, k, kind, blockSize);
+      } else if (xh != 0 && (kind == W_F16 || kind == W_BF16)) {
+        const bf16 = kind == W_BF16;
+        let v = bf16 ? dotHalfFast(wr, xh + (<usize>(mi * k) << 2), 0, vEnd, true) : dotHalfFast(wr, xh + (<usize>(mi * k) << 2), 0, vEnd, false);
+        if (!bf16 && halfSpecial) v = dotHalf(wr, xr, 0, vEnd, false);
+        total = hsum(v) + scalarTail(wr, xr, vEnd, k, kind);
       } else {
         total = hsum(dotRange(wr, xr, 0, vEnd, kind)) + scalarTail(wr, xr, vEnd, k, kind);
       }

@@ -453,6 +453,18 @@ export function conformanceSuite(backend: Backend): void {
             for (let r = 0; r < m; r++) {
               assert.ok(!Number.isFinite(fused[r * 3]!) && Number.isNaN(fused[r * 3 + 1]!), 'Inf and NaN weights propagate');
             }
+            // activations at the edge of the fast half path (it scales x by 2^112): just under
+            // 2^16 it applies, from 2^16 the exact path takes over
+            for (const big of [65535.5, 65536, 3e38]) {
+              const xb = x.clone();
+              xb.storage.data[k - 1] = big;
+              xb.storage.data[3] = -big / 2;
+              for (const fmt of ['float16', 'bfloat16'] as const) {
+                const wh = w.to(fmt);
+                const fusedB = A.linear(xb, wh).toTypedArray();
+                assertNmse(fusedB, withoutFused(() => A.linear(xb, wh).toTypedArray()), 1e-12, `linear ${fmt} with |x| up to ${big}`);
+              }
+            }
           }
           // a row slice of a quantised matrix (offset into data and scales)
           for (const wq of [A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 }), A.quantizeInt4(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 })]) {

@@ -82,10 +82,16 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
         }
         // with several rows, quantised weight rows are dequantised once into the thread's work buffer
         const useTmp = quant && m > 1 && k * 4 <= rt.workBytes;
+        // half-precision weights: x rearranged once so the kernel converts weights without unpacking
+        let xh = 0;
+        if (dtype === 'float16' || dtype === 'bfloat16') {
+          xh = rt.alloc(m * k * 4);
+          if (!rt.exports.prepareHalfAct(xp, xh, m, k, dtype === 'bfloat16' ? 1 : 0)) xh = 0;
+        }
         if (n * k < MIN_THREADED || pool.size === 1) {
-          rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, useTmp ? rt.workPointer(0) : 0);
+          rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, useTmp ? rt.workPointer(0) : 0, xh);
         } else {
-          pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0]);
+          pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0, xh]);
         }
         return y.done();
       } catch (e) {
