@@ -74,7 +74,7 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       const [s, end] = share(a(9));
       // a(10): whether the kernel may use the thread's work buffer to dequantise weight rows;
       // a(11): x prepared for the fast f16/bf16 path, or 0
-      if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0, a(11) ?? 0);
+      if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0, a(11));
       break;
     }
     case JOB_MATVEC_Q8: {
