@@ -10,18 +10,9 @@
 // with causal only the past side matters),
 // and an optional additive bias read through element strides (0 on broadcast axes).
 
+import { expv, hmax, hsum, hsum4, madd } from './simd';
+
 const BC: i32 = 64; // keys per block
-
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(c, f32x4.mul(a, b));
-}
-
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
 
 function dot(a: usize, b: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0);
@@ -76,6 +67,107 @@ function scale(y: usize, alpha: f32, n: i32): void {
 }
 
 /**
+ * Scores of query row qi against keys [j0, j1) of kb (rows of d floats) into s: dot * sc, plus
+ * the bias row (element stride sj) when there is one. Four keys at a time; returns their max.
+ */
+function blockScores(qi: usize, kb: usize, d: i32, j0: i32, j1: i32, sc: f32, bias: usize, biasRow: usize, sj: i32, s: usize): f32 {
+  const scv = f32x4.splat(sc);
+  const rowBytes = <usize>d << 2;
+  let mv = f32x4.splat(-Infinity);
+  let j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const k0 = kb + (<usize>(j * d) << 2);
+    const k1 = k0 + rowBytes;
+    const k2 = k1 + rowBytes;
+    const k3 = k2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let c = 0;
+    for (; c + 4 <= d; c += 4) {
+      const o = <usize>c << 2;
+      const qv = v128.load(qi + o);
+      a0 = madd(qv, v128.load(k0 + o), a0);
+      a1 = madd(qv, v128.load(k1 + o), a1);
+      a2 = madd(qv, v128.load(k2 + o), a2);
+      a3 = madd(qv, v128.load(k3 + o), a3);
+    }
+    let dots = hsum4(a0, a1, a2, a3);
+    if (c < d) {
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (; c < d; c++) {
+        const o = <usize>c << 2;
+        const qc = load<f32>(qi + o);
+        t0 += qc * load<f32>(k0 + o);
+        t1 += qc * load<f32>(k1 + o);
+        t2 += qc * load<f32>(k2 + o);
+        t3 += qc * load<f32>(k3 + o);
+      }
+      dots = f32x4.add(dots, f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(t0), 1, t1), 2, t2), 3, t3));
+    }
+    let x = f32x4.mul(dots, scv);
+    if (bias) {
+      const b0 = biasRow + (<usize>(j * sj) << 2);
+      const bs = <usize>sj << 2;
+      const bv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(
+        f32x4.splat(load<f32>(b0)), 1, load<f32>(b0 + bs)), 2, load<f32>(b0 + 2 * bs)), 3, load<f32>(b0 + 3 * bs));
+      x = f32x4.add(x, bv);
+    }
+    v128.store(s + (<usize>(j - j0) << 2), x);
+    mv = f32x4.max(mv, x);
+  }
+  let m = hmax(mv);
+  for (; j < j1; j++) {
+    let x = dot(qi, kb + (<usize>(j * d) << 2), d) * sc;
+    if (bias) x += load<f32>(biasRow + (<usize>(j * sj) << 2));
+    store<f32>(s + (<usize>(j - j0) << 2), x);
+    m = max(m, x);
+  }
+  return m;
+}
+
+/**
+ * o += sum_j p[j] * v[j] over n keys (rows of dv floats from vb); keys with p = 0 (masked) are
+ * skipped four at a time, or one at a time in the tail.
+ */
+function accumulate(o: usize, p: usize, vb: usize, n: i32, dv: i32): void {
+  const rowBytes = <usize>dv << 2;
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const pv = v128.load(p + (<usize>t << 2));
+    if (!v128.any_true(pv)) continue; // probabilities are >= 0: all four are zero
+    const p0 = i32x4.shuffle(pv, pv, 0, 0, 0, 0);
+    const p1 = i32x4.shuffle(pv, pv, 1, 1, 1, 1);
+    const p2 = i32x4.shuffle(pv, pv, 2, 2, 2, 2);
+    const p3 = i32x4.shuffle(pv, pv, 3, 3, 3, 3);
+    const v0 = vb + (<usize>t) * rowBytes;
+    const v1 = v0 + rowBytes;
+    const v2 = v1 + rowBytes;
+    const v3 = v2 + rowBytes;
+    let c = 0;
+    for (; c + 4 <= dv; c += 4) {
+      const off = <usize>c << 2;
+      let acc = v128.load(o + off);
+      acc = madd(p0, v128.load(v0 + off), acc);
+      acc = madd(p1, v128.load(v1 + off), acc);
+      acc = madd(p2, v128.load(v2 + off), acc);
+      acc = madd(p3, v128.load(v3 + off), acc);
+      v128.store(o + off, acc);
+    }
+    for (; c < dv; c++) {
+      const off = <usize>c << 2;
+      store<f32>(o + off, load<f32>(o + off) + f32x4.extract_lane(p0, 0) * load<f32>(v0 + off) + f32x4.extract_lane(p1, 0) * load<f32>(v1 + off)
+        + f32x4.extract_lane(p2, 0) * load<f32>(v2 + off) + f32x4.extract_lane(p3, 0) * load<f32>(v3 + off));
+    }
+  }
+  for (; t < n; t++) {
+    const pt = load<f32>(p + (<usize>t << 2));
+    if (pt != 0) axpy(o, vb + (<usize>t) * rowBytes, pt, dv);
+  }
+}
+
+/**
  * Forward for work items [itemStart, itemEnd); item = (b, h, i) for one query row.
  * bias: 0 for none, else pointer with element strides sb, sh, si, sj. Keys/values of (b, KV head
  * hk) start at element b * ksb + hk * ksh (vsb, vsh) with contiguous rows, so a KV cache's
@@ -111,31 +203,44 @@ export function attnForward(
     let ps: f32 = 0; // sum of exp(s - m) * s, rescaled with l (for the row entropy)
     for (let jb = j0; jb < j1; jb += BC) {
       const je = min(jb + BC, j1);
-      let bm: f32 = -Infinity;
-      for (let j = jb; j < je; j++) {
-        let x = dot(qi, kb + (<usize>(j * d) << 2), d) * sc;
-        if (bias) x += load<f32>(biasRow + (<usize>(j * sj) << 2));
-        store<f32>(s + (<usize>(j - jb) << 2), x);
-        bm = max(bm, x);
-      }
+      const bm = blockScores(qi, kb, d, jb, je, sc, bias, biasRow, sj, s);
       const mNew = max(m, bm);
       if (mNew == -Infinity) continue; // everything so far is masked
       if (mNew > m) {
-        const alpha = m == -Infinity ? <f32>0 : Mathf.exp(m - mNew);
+        const alpha = m == -Infinity ? <f32>0 : f32x4.extract_lane(expv(f32x4.splat(m - mNew)), 0);
         // sum p (s - mNew) = alpha (sum p (s - m) + (m - mNew) l); nothing before the first key
         ps = m == -Infinity ? <f32>0 : alpha * (ps + (m - mNew) * l);
         l *= alpha;
         scale(o, alpha, dv);
         m = mNew;
       }
-      for (let j = jb; j < je; j++) {
-        const x = load<f32>(s + (<usize>(j - jb) << 2));
-        const p = Mathf.exp(x - m);
+      // p = exp(s - m) in place; l += sum p; ps += sum p (s - m) over keys with p > 0
+      const nb = je - jb;
+      const mv = f32x4.splat(m);
+      const zero = f32x4.splat(0);
+      let lv = zero;
+      let pv = zero;
+      let t = 0;
+      for (; t + 4 <= nb; t += 4) {
+        const at = s + (<usize>t << 2);
+        const x = f32x4.sub(v128.load(at), mv);
+        const p = expv(x);
+        v128.store(at, p);
+        lv = f32x4.add(lv, p);
+        if (stats) pv = f32x4.add(pv, v128.and(f32x4.mul(p, x), f32x4.ne(p, zero)));
+      }
+      l += hsum(lv);
+      ps += hsum(pv);
+      for (; t < nb; t++) {
+        const at = s + (<usize>t << 2);
+        const x = load<f32>(at) - m;
+        const p = f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+        store<f32>(at, p);
         if (p == 0) continue;
         l += p;
-        if (stats) ps += p * (x - m);
-        axpy(o, vb + (<usize>(j * dv) << 2), p, dv);
+        if (stats) ps += p * x;
       }
+      accumulate(o, s, vb + (<usize>(jb * dv) << 2), nb, dv);
     }
     // l == 0 (a fully masked row) gives NaN, as softmax over all -inf does in PyTorch
     scale(o, <f32>1 / l, dv);

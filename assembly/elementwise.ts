@@ -2,6 +2,8 @@
 // code: same-shape operands, a scalar operand, and a row vector broadcast over leading axes
 // (bias adds, norm weights). Anything else stays on the reference backend.
 
+import { expv, sigmoidv } from './simd';
+
 // unary op codes (match src/backends/wasm/elementwise.ts)
 const NEG = 0, EXP = 1, LOG = 2, SQRT = 3, ABS = 4, TANH = 5, SIGMOID = 6, SIN = 7, COS = 8, SIGN = 9;
 // binary op codes
@@ -12,10 +14,10 @@ const SAME = 0, B_SCALAR = 1, A_SCALAR = 2, B_ROW = 3, A_ROW = 4;
 // @ts-ignore: decorator
 @inline function scalarUnary(op: i32, x: f32): f32 {
   switch (op) {
-    case EXP: return Mathf.exp(x);
+    case EXP: return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
     case LOG: return Mathf.log(x);
     case TANH: return Mathf.tanh(x);
-    case SIGMOID: return x >= 0 ? <f32>1 / (<f32>1 + Mathf.exp(-x)) : Mathf.exp(x) / (<f32>1 + Mathf.exp(x));
+    case SIGMOID: return f32x4.extract_lane(sigmoidv(f32x4.splat(x)), 0);
     case SIN: return Mathf.sin(x);
     case COS: return Mathf.cos(x);
     case SIGN: return x > 0 ? <f32>1 : x < 0 ? <f32>-1 : x == 0 ? <f32>0 : x;
@@ -27,11 +29,19 @@ const SAME = 0, B_SCALAR = 1, A_SCALAR = 2, B_ROW = 3, A_ROW = 4;
 
 export function unaryF32(op: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
-  if (op == NEG || op == ABS || op == SQRT) {
+  if (op == NEG || op == ABS || op == SQRT || op == EXP || op == SIGMOID) {
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const v = v128.load(x + o);
-      v128.store(y + o, op == NEG ? f32x4.neg(v) : op == ABS ? f32x4.abs(v) : f32x4.sqrt(v));
+      let r: v128;
+      switch (op) {
+        case NEG: r = f32x4.neg(v); break;
+        case ABS: r = f32x4.abs(v); break;
+        case SQRT: r = f32x4.sqrt(v); break;
+        case EXP: r = expv(v); break;
+        default: r = sigmoidv(v);
+      }
+      v128.store(y + o, r);
     }
   }
   for (; i < n; i++) {

@@ -9,6 +9,8 @@
 // The module owns no data: every pointer is a byte offset into the (shared) memory that the JS
 // side manages. No static data, so several threads can instantiate it on one memory.
 
+import { madd } from './simd';
+
 const MR: i32 = 6;
 const NR: i32 = 8;
 const KC: i32 = 256;
@@ -109,11 +111,6 @@ function packB(dst: usize, b: usize, rsB: i32, csB: i32, kc: i32, nc: i32): void
   v128.store(dst, i64x2.shuffle(t2, t3, 1, 3), NR * 12);
 }
 
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(c, f32x4.mul(a, b));
-}
 
 // @ts-ignore: decorator
 @inline function addTo(p: usize, v: v128): void {

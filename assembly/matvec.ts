@@ -7,22 +7,15 @@
 // int4 rows hold k / 2 bytes in ggml's Q4_0 order: byte j of a block holds element j (low
 // nibble) and element j + blockSize / 2 (high nibble), each as q + 8.
 
+import { hsum, madd } from './simd';
+
 export const W_F32: i32 = 0;
 export const W_F16: i32 = 1;
 export const W_BF16: i32 = 2;
 export const W_I8: i32 = 3;
 export const W_I4: i32 = 4;
 
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(c, f32x4.mul(a, b));
-}
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
 
 // IEEE half -> single for 4 lanes of u32-extended halves: shift mantissa+exponent into place
 // and rescale by 2^112 (exact for normals and subnormals); Inf/NaN get an all-ones exponent.

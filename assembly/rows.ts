@@ -2,14 +2,19 @@
 // LayerNorm / RMSNorm and cross-entropy, forward and backward. Same semantics as the reference
 // backend's fused kernels (src/backends/reference/fused.ts), which are their oracle.
 
+import { expShifted, expSum, expv, hmax } from './simd';
+
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): usize {
   return p + (<usize>i << 2);
 }
 
 function rowMax(x: usize, c: i32): f32 {
-  let m: f32 = -Infinity;
-  for (let j = 0; j < c; j++) {
+  let mv = f32x4.splat(-Infinity);
+  let j = 0;
+  for (; j + 4 <= c; j += 4) mv = f32x4.max(mv, v128.load(at(x, j))); // NaN-propagating
+  let m = hmax(mv);
+  for (; j < c; j++) {
     const v = load<f32>(at(x, j));
     if (v > m || v != v) m = v;
   }
@@ -20,9 +25,15 @@ function rowMax(x: usize, c: i32): f32 {
 function rowLse(x: usize, c: i32): f32 {
   const m = rowMax(x, c);
   const shift: f32 = m == -Infinity || m == Infinity ? 0 : m;
-  let s: f32 = 0;
-  for (let j = 0; j < c; j++) s += Mathf.exp(load<f32>(at(x, j)) - shift);
-  return Mathf.log(s) + shift;
+  return Mathf.log(expSum(x, c, shift)) + shift;
+}
+
+/** y = alpha * x over c floats (x may equal y). */
+function scaleRow(x: usize, y: usize, c: i32, alpha: f32): void {
+  const av = f32x4.splat(alpha);
+  let j = 0;
+  for (; j + 4 <= c; j += 4) v128.store(at(y, j), f32x4.mul(v128.load(at(x, j)), av));
+  for (; j < c; j++) store<f32>(at(y, j), load<f32>(at(x, j)) * alpha);
 }
 
 export function softmaxForward(x: usize, y: usize, rows: i32, c: i32, log: i32): void {
@@ -31,18 +42,14 @@ export function softmaxForward(x: usize, y: usize, rows: i32, c: i32, log: i32):
     const yr = at(y, r * c);
     if (log) {
       const lse = rowLse(xr, c);
-      for (let j = 0; j < c; j++) store<f32>(at(yr, j), load<f32>(at(xr, j)) - lse);
+      const lv = f32x4.splat(lse);
+      let j = 0;
+      for (; j + 4 <= c; j += 4) v128.store(at(yr, j), f32x4.sub(v128.load(at(xr, j)), lv));
+      for (; j < c; j++) store<f32>(at(yr, j), load<f32>(at(xr, j)) - lse);
       continue;
     }
-    const m = rowMax(xr, c);
-    let s: f32 = 0;
-    for (let j = 0; j < c; j++) {
-      const e = Mathf.exp(load<f32>(at(xr, j)) - m);
-      store<f32>(at(yr, j), e);
-      s += e;
-    }
-    const inv = <f32>1 / s;
-    for (let j = 0; j < c; j++) store<f32>(at(yr, j), load<f32>(at(yr, j)) * inv);
+    const s = expShifted(xr, yr, c, rowMax(xr, c));
+    scaleRow(yr, yr, c, <f32>1 / s);
   }
 }
 
@@ -54,7 +61,12 @@ export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i3
     let s: f32 = 0;
     if (log) {
       for (let j = 0; j < c; j++) s += load<f32>(at(gr, j));
-      for (let j = 0; j < c; j++) store<f32>(at(xr, j), load<f32>(at(gr, j)) - Mathf.exp(load<f32>(at(yr, j))) * s);
+      // gx = g - exp(y) * s
+      expShifted(yr, xr, c, 0);
+      const sv = f32x4.splat(s);
+      let j = 0;
+      for (; j + 4 <= c; j += 4) v128.store(at(xr, j), f32x4.sub(v128.load(at(gr, j)), f32x4.mul(v128.load(at(xr, j)), sv)));
+      for (; j < c; j++) store<f32>(at(xr, j), load<f32>(at(gr, j)) - load<f32>(at(xr, j)) * s);
     } else {
       for (let j = 0; j < c; j++) s += load<f32>(at(yr, j)) * load<f32>(at(gr, j));
       for (let j = 0; j < c; j++) store<f32>(at(xr, j), load<f32>(at(yr, j)) * (load<f32>(at(gr, j)) - s));
@@ -165,9 +177,14 @@ export function crossEntropyBackward(
     const g = load<f32>(at(gLoss, r));
     const l = load<f32>(at(lse, r));
     const base = eps / <f32>c;
-    for (let j = 0; j < c; j++) {
-      const p = Mathf.exp(load<f32>(at(xr, j)) - l);
-      store<f32>(at(gr, j), g * (p - base - (j == t ? <f32>1 - eps : <f32>0)));
-    }
+    // g * (p - eps / c - (1 - eps) [j == t]), p = exp(x - lse)
+    expShifted(xr, gr, c, l);
+    const gv = f32x4.splat(g);
+    const bv = f32x4.splat(base);
+    let j = 0;
+    for (; j + 4 <= c; j += 4) v128.store(at(gr, j), f32x4.mul(gv, f32x4.sub(v128.load(at(gr, j)), bv)));
+    for (; j < c; j++) store<f32>(at(gr, j), g * (load<f32>(at(gr, j)) - base));
+    const pt = f32x4.extract_lane(expv(f32x4.splat(load<f32>(at(xr, t)) - l)), 0);
+    store<f32>(at(gr, t), g * (pt - base - (<f32>1 - eps)));
   }
 }
