@@ -7,4 +7,4 @@ export { unaryF32, binaryF32 } from './elementwise';
 export { softmaxForward, softmaxBackward, normForward, normBackward, crossEntropyForward, crossEntropyBackward } from './rows';
 export { rope } from './rope';
 export { gatherRows, scatterAddRows } from './embedding';
-export { geluForward, geluBackward } from './activations';
+export { geluForward, geluBackward, swigluForward, swigluBackward } from './activations';

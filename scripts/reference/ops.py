@@ -188,6 +188,7 @@ case("attention_sliding_window", lambda q, k, v: attention(q, k, v, True, window
 case("attention_local_bidirectional", lambda q, k, v: attention(q, k, v, False, window=2), [randn(1, 1, 6, 4), randn(1, 1, 6, 4), randn(1, 1, 6, 4)], {"window": 2})
 _pad = torch.tensor([[True, True, True, False, False], [True, True, True, True, True]]).reshape(2, 1, 1, 5)
 case("attention_padding_mask", lambda q, k, v, m: attention(q, k, v, False, mask=m), [randn(2, 2, 5, 4), randn(2, 2, 5, 4), randn(2, 2, 5, 6), _pad])
+case("swiglu", lambda g, u: F.silu(g) * u, [randn(3, 8) * 2, randn(3, 8)])
 
 
 def encode(t):

@@ -12,8 +12,8 @@
  * Variants override small hooks instead of copying: Mistral (`mistral.ts`) adds a sliding
  * window, Qwen2 (`qwen2.ts`) adds biases on q/k/v.
  */
-import { add, fail, matmul, mul, Generator, type Tensor } from '../tensor/index.js';
-import { silu } from '../ops/index.js';
+import { add, fail, matmul, Generator, type Tensor } from '../tensor/index.js';
+import { swiglu } from '../ops/index.js';
 import {
   Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
   paddedPositions, readAttentionMask, shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache,
@@ -101,9 +101,9 @@ export class LlamaMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const gate = silu(this.gateProj.forward(x)); // [B, T, I]
+    const gate = this.gateProj.forward(x); // [B, T, I]
     const up = this.upProj.forward(x); // [B, T, I]
-    return this.downProj.forward(mul(gate, up)); // [B, T, D]
+    return this.downProj.forward(swiglu(gate, up)); // [B, T, D]
   }
 }
 

@@ -1,7 +1,7 @@
 /** Activation functions composed from primitives. */
 import {
-  add, compare, contiguous, erf, fromBuffer, mul, pow, recordOp, sigmoid, tanh, where, type Tensor, cast, type ComputeDType,
-  computeDType,
+  add, compare, contiguous, erf, fail, formatShape, fromBuffer, mul, pow, recordOp, sameShape, sigmoid, tanh, where, type Tensor, cast,
+  type ComputeDType, computeDType,
 } from '../tensor/index.js';
 import { fusedKernel } from './fused.js';
 
@@ -34,6 +34,26 @@ export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor
 /** x * sigmoid(x), a.k.a. swish (LLaMA's SwiGLU gate). */
 export function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));
+}
+
+/**
+ * silu(gate) * up for two tensors of one shape: the gated unit of SwiGLU feed-forwards (Shazeer
+ * 2020, "GLU Variants Improve Transformer"; LLaMA, Mistral, Qwen2). A fused kernel when the
+ * backend has one (float32), else the composition.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  if (!sameShape(gate.shape, up.shape)) fail('swiglu', `gate ${formatShape(gate.shape)} and up ${formatShape(up.shape)} must have the same shape`);
+  const kernel = fusedKernel('swiglu');
+  if (kernel && gate.dtype === 'float32' && up.dtype === 'float32') {
+    const g = contiguous(gate);
+    const u = contiguous(up);
+    const y = fromBuffer(kernel.forward(g.view('swiglu'), u.view('swiglu')), 'float32', gate.shape);
+    return recordOp(y, 'swiglu', [g, u], (gy) => {
+      const [gg, gu] = kernel.backward(g.view('swiglu'), u.view('swiglu'), contiguous(gy).view('swiglu'));
+      return [fromBuffer(gg, 'float32', gate.shape), fromBuffer(gu, 'float32', gate.shape)];
+    });
+  }
+  return mul(silu(gate), up);
 }
 
 /** Limits values to [min, max]; the gradient is 1 inside the closed interval, 0 outside (as PyTorch). */

@@ -145,9 +145,20 @@ export interface FusedGelu {
   backward(x: View, gy: View, approximate: 'none' | 'tanh'): TypedArray;
 }
 
+/**
+ * SwiGLU's gate, silu(gate) * up, over two contiguous inputs of one shape (Shazeer 2020; the
+ * LLaMA feed-forward): one pass instead of sigmoid, mul, mul.
+ */
+export interface FusedSwiglu {
+  forward(gate: View, up: View): TypedArray;
+  /** Gradients of gate and up from the saved inputs and the output gradient. */
+  backward(gate: View, up: View, gy: View): [TypedArray, TypedArray];
+}
+
 export interface FusedKernels {
   attention?: FusedAttention;
   gelu?: FusedGelu;
+  swiglu?: FusedSwiglu;
   rope?: FusedRope;
   linear?: FusedLinear;
   softmax?: FusedSoftmax;
@@ -158,7 +169,7 @@ export interface FusedKernels {
 }
 
 export type FusedKernelName = keyof FusedKernels;
-export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope', 'gelu'];
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope', 'gelu', 'swiglu'];
 
 export interface Backend {
   readonly name: string;

@@ -372,6 +372,7 @@ export function conformanceSuite(backend: Backend): void {
           ['crossEntropy', (x, _w, _b, t) => A.crossEntropy(x, t, { labelSmoothing: 0.1, ignoreIndex: 2 })],
           ['gelu', (x) => A.gelu(A.mul(x, 3))],
           ['gelu-tanh', (x) => A.gelu(A.mul(x, 3), 'tanh')],
+          ['swiglu', (x, w) => A.swiglu(A.mul(x, 3), A.mul(x, w))],
         ];
         for (const [name, fn] of cases) {
           for (const [c, dtype] of [[1, 'float64'], [17, 'float64'], [1000, 'float64'], [17, 'float32'], [1000, 'float32']] as const) {
@@ -387,7 +388,7 @@ export function conformanceSuite(backend: Backend): void {
               const y = fn(x, w, b, t);
               const up = A.randn(y.shape, f64);
               A.backward(y, up);
-              return [y, x.grad, name.includes('Norm') ? w.grad : null].filter((v): v is A.Tensor => v !== null).map((v) => [...v.toTypedArray()]);
+              return [y, x.grad, name.includes('Norm') || name === 'swiglu' ? w.grad : null].filter((v): v is A.Tensor => v !== null).map((v) => [...v.toTypedArray()]);
             };
             const fused = run();
             const composed = withoutFused(run);

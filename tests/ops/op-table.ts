@@ -23,6 +23,7 @@ export const OPS: Record<string, OpFn> = {
   gelu: ([x]) => A.gelu(x!),
   gelu_tanh: ([x]) => A.gelu(x!, 'tanh'),
   silu: ([x]) => A.silu(x!),
+  swiglu: ([g, u]) => A.swiglu(g!, u!),
   erf: ([x]) => A.erf(x!),
   sin: ([x]) => A.sin(x!),
   cos: ([x]) => A.cos(x!),

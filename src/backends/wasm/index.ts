@@ -14,7 +14,7 @@ import { wasmElementwise } from './elementwise.js';
 import { wasmRowKernels } from './rows.js';
 import { wasmRope } from './rope.js';
 import { wasmEmbedding } from './embedding.js';
-import { wasmGelu } from './activations.js';
+import { wasmGelu, wasmSwiglu } from './activations.js';
 import { JOB_READ, RESULTS, controlBlock } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
@@ -59,7 +59,7 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     ...wasmElementwise(runtime, referenceBackend, alloc),
     ...wasmEmbedding(runtime, referenceBackend, alloc),
     matmul: (a, b, outDtype) => wasmMatmul(runtime, pool, a, b, outDtype, alloc),
-    fused: { ...wasmRowKernels(runtime, referenceBackend.fused, alloc), attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc), rope: wasmRope(runtime, alloc, referenceBackend), gelu: wasmGelu(runtime, alloc) },
+    fused: { ...wasmRowKernels(runtime, referenceBackend.fused, alloc), attention: wasmAttention(runtime, pool, alloc), linear: wasmLinear(runtime, pool, alloc), rope: wasmRope(runtime, alloc, referenceBackend), gelu: wasmGelu(runtime, alloc), swiglu: wasmSwiglu(runtime, alloc) },
     readBandwidthProbe: (data: Float32Array) => {
       const at = runtime.addressOf(data, 0, 4);
       if (at < 0) throw new Error('readBandwidthProbe: the buffer is not in this backend\'s memory');

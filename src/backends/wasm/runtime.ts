@@ -97,6 +97,8 @@ export interface KernelExports {
   scatterAddRows(table: number, ids: number, src: number, n: number, vocab: number, d: number): number;
   geluForward(x: number, y: number, n: number, tanhForm: number): void;
   geluBackward(x: number, gy: number, gx: number, n: number, tanhForm: number): void;
+  swigluForward(gate: number, up: number, y: number, n: number): void;
+  swigluBackward(gate: number, up: number, gy: number, gGate: number, gUp: number, n: number): void;
   crossEntropyBackward(logits: number, targets: number, lse: number, gLoss: number, gx: number, rows: number, c: number, ignoreIndex: number, eps: number): void;
 }
 
