@@ -18,7 +18,7 @@
  * the pooled state) in training mode only. Named intermediates: inp_embd, inp_norm; per layer
  * attn_out, ffn_inp, ffn_out, l_out; result_output.
  */
-import { add, fail, fromTypedArray, matmul, tanh, zeros, Generator, type Tensor } from '../tensor/index.js';
+import { add, fail, fromTypedArray, matmul, tanh, zeros, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { gelu, relu, scaledDotProductAttention } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, mergeHeads, named, shareDropoutGenerator, splitHeads } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
@@ -366,7 +366,7 @@ export class BertForMaskedLM extends Module {
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): BertForMaskedLM {
-    return new BertForMaskedLM(BertConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new BertForMaskedLM(BertConfig.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }
 
@@ -405,6 +405,6 @@ export class BertForSequenceClassification extends Module {
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): BertForSequenceClassification {
-    return new BertForSequenceClassification(BertConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new BertForSequenceClassification(BertConfig.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

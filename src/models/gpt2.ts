@@ -26,7 +26,7 @@
  * (learned, sinusoidal, RoPE angles, ALiBi distances) then start at the cache's offset. A padded
  * batch passes HF's attention_mask; each row's positions then count its real tokens (nn/padding.ts).
  */
-import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor } from '../tensor/index.js';
+import { add, fail, fromTypedArray, matmul, normal, zeros, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { gelu, relu, split } from '../ops/index.js';
 import {
   Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, RotaryEmbedding, alibiBias, alibiBiasAt, attendFetched, attentionWithCache,
@@ -372,6 +372,6 @@ export class GPT2LMHeadModel extends Module {
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): GPT2LMHeadModel {
-    return new GPT2LMHeadModel(GPT2Config.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new GPT2LMHeadModel(GPT2Config.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

@@ -12,7 +12,7 @@
  * Variants override small hooks instead of copying: Mistral (`mistral.ts`) adds a sliding
  * window, Qwen2 (`qwen2.ts`) adds biases on q/k/v.
  */
-import { add, fail, matmul, Generator, type Tensor } from '../tensor/index.js';
+import { add, fail, matmul, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { swiglu } from '../ops/index.js';
 import {
   Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
@@ -225,6 +225,6 @@ export class LlamaForCausalLM<C extends LlamaConfig = LlamaConfig> extends Modul
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): LlamaForCausalLM {
-    return new LlamaForCausalLM(LlamaConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new LlamaForCausalLM(LlamaConfig.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

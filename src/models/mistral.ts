@@ -3,6 +3,7 @@
  * each token attends to at most `sliding_window` most recent tokens, itself included.
  * Reference implementation: transformers `models/mistral/modeling_mistral.py`.
  */
+import { withoutInit } from '../tensor/index.js';
 import type { MultiHeadAttentionOptions } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { LlamaConfig, LlamaForCausalLM } from './llama.js';
@@ -23,6 +24,6 @@ export class MistralForCausalLM extends LlamaForCausalLM<MistralConfig> {
   }
 
   static override fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): MistralForCausalLM {
-    return new MistralForCausalLM(MistralConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new MistralForCausalLM(MistralConfig.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

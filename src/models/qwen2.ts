@@ -4,7 +4,7 @@
  * `models/qwen2/modeling_qwen2.py`. Its optional sliding window (`use_sliding_window`, off in
  * the released models) is not implemented: enabling it is an error rather than a silent change.
  */
-import { fail } from '../tensor/index.js';
+import { fail, withoutInit } from '../tensor/index.js';
 import type { MultiHeadAttentionOptions } from '../nn/index.js';
 import type { TensorSource } from '../formats/index.js';
 import { LlamaConfig, LlamaForCausalLM } from './llama.js';
@@ -29,6 +29,6 @@ export class Qwen2ForCausalLM extends LlamaForCausalLM<Qwen2Config> {
   }
 
   static override fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): Qwen2ForCausalLM {
-    return new Qwen2ForCausalLM(Qwen2Config.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new Qwen2ForCausalLM(Qwen2Config.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

@@ -26,7 +26,7 @@
  * enc_attn_out, enc_ffn_inp, enc_ffn_norm, enc_ffn_out, enc_l_out, then enc_result_norm; the same
  * with dec_ plus dec_cross_norm and dec_cross_out after the self-attention; then result_output.
  */
-import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor } from '../tensor/index.js';
+import { add, cast, fail, fromTypedArray, matmul, mul, ones, where, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { gelu, relu, rmsNorm, scaledDotProductAttention, silu } from '../ops/index.js';
 import {
   Dropout, Embedding, Linear, Module, ModuleList, attendFetched, fetchedPositions, layerCache, mergeHeads, named, shareDropoutGenerator,
@@ -490,6 +490,6 @@ export class T5ForConditionalGeneration extends Module {
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): T5ForConditionalGeneration {
-    return new T5ForConditionalGeneration(T5Config.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new T5ForConditionalGeneration(T5Config.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

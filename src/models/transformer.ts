@@ -24,7 +24,7 @@
  * For generation the decoder takes a DecoderKVCache: self-attention keys/values per layer, and the
  * projected encoder keys/values per layer, computed at the first step and reused.
  */
-import { add, compare, fail, fromTypedArray, matmul, mul, uniform, zeros, Generator, type Tensor } from '../tensor/index.js';
+import { add, compare, fail, fromTypedArray, matmul, mul, uniform, zeros, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { gelu, linear, relu } from '../ops/index.js';
 import {
   Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, attentionWithCache, cacheOffset, layerCache, mergeHeads, named,
@@ -354,6 +354,6 @@ export class Transformer extends Module {
   }
 
   static fromPretrained(pretrained: { config: Readonly<Record<string, unknown>>; weights: TensorSource }): Transformer {
-    return new Transformer(TransformerConfig.fromDict(pretrained.config)).loadWeights(pretrained.weights);
+    return withoutInit(() => new Transformer(TransformerConfig.fromDict(pretrained.config))).loadWeights(pretrained.weights);
   }
 }

@@ -114,7 +114,9 @@ export abstract class Module {
         if (!src) continue;
         if (!sameShape(src.shape, p.shape)) fail('loadStateDict', `${name}: expected shape ${formatShape(p.shape)}, got ${formatShape(src.shape)}`);
         const converted = src.to(p.dtype);
-        p.storage.data.set(converted.toTypedArray(), p.offset);
+        // a contiguous source is copied straight from its storage (toTypedArray would copy twice)
+        const values = converted.isContiguous ? converted.storage.data.subarray(converted.offset, converted.offset + converted.size) : converted.toTypedArray();
+        p.storage.data.set(values, p.offset);
         if (converted !== src) converted.dispose();
       }
     });

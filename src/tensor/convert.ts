@@ -49,6 +49,29 @@ export function int4At(data: ArrayLike<number>, i: number, blockSize: number): n
   return (j < half ? byte & 15 : byte >> 4) - 8;
 }
 
+// Monomorphic loops (concrete array types) for whole blocks starting at element `offset`.
+function dequantInt8Blocks(data: Int8Array, offset: number, scales: Float32Array, bs: number, out: Float32Array): void {
+  const first = offset / bs;
+  for (let b = 0, at = 0; at < out.length; b++, at += bs) {
+    const sc = scales[first + b]!;
+    for (let j = 0; j < bs; j++) out[at + j] = data[offset + at + j]! * sc;
+  }
+}
+
+function dequantInt4Blocks(data: Uint8Array, offset: number, scales: Float32Array, bs: number, out: Float32Array): void {
+  const first = offset / bs;
+  const half = bs / 2;
+  for (let b = 0, at = 0; at < out.length; b++, at += bs) {
+    const sc = scales[first + b]!;
+    const byte0 = (offset + at) / 2;
+    for (let j = 0; j < half; j++) {
+      const byte = data[byte0 + j]!;
+      out[at + j] = ((byte & 15) - 8) * sc;
+      out[at + half + j] = ((byte >> 4) - 8) * sc;
+    }
+  }
+}
+
 /** Storage format -> contiguous float32 (reads views of stored weights correctly). */
 function dequantize(t: Tensor): Tensor {
   const v = t.view('to');
@@ -61,7 +84,11 @@ function dequantize(t: Tensor): Tensor {
     : t.dtype === 'bfloat16' ? (off) => bfloat16BitsToFloat32(data[off]!)
     : t.dtype === 'int8' ? (off) => data[off]! * q!.scales[Math.floor(off / q!.blockSize)]!
     : (off) => int4At(data, off, q!.blockSize) * q!.scales[Math.floor(off / q!.blockSize)]!;
-  if (t.isContiguous) {
+  if (t.isContiguous && (t.dtype === 'int8' || t.dtype === 'int4') && t.offset % q!.blockSize === 0 && t.size % q!.blockSize === 0) {
+    // whole blocks: one scale per block, no per-element index arithmetic
+    if (t.dtype === 'int8') dequantInt8Blocks(data as Int8Array, t.offset, q!.scales, q!.blockSize, flat);
+    else dequantInt4Blocks(data as Uint8Array, t.offset, q!.scales, q!.blockSize, flat);
+  } else if (t.isContiguous) {
     for (let i = 0; i < flat.length; i++) flat[i] = element(t.offset + i);
   } else {
     let i = 0;

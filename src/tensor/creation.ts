@@ -118,9 +118,28 @@ export function eye(n: number, opts: CreateOptions = {}): Tensor {
   return finish(make([n, n], opts.dtype ?? 'float32', (b) => { b.fill(0); for (let i = 0; i < n; i++) b[i * n + i] = 1; }), opts);
 }
 
+let skipInit = false;
+
+/**
+ * Runs fn with the random initialisers (rand, uniform, randn, normal) returning zeros and drawing
+ * nothing from their generators: for building a model whose every parameter is loaded right
+ * after (transformers' no_init_weights). Sampling a 100M-parameter model's initial weights took
+ * half of loading it.
+ */
+export function withoutInit<T>(fn: () => T): T {
+  const prev = skipInit;
+  skipInit = true;
+  try {
+    return fn();
+  } finally {
+    skipInit = prev;
+  }
+}
+
 function randomFloat(op: string, shape: Shape, opts: RandomOptions, sample: (g: Generator) => number): Tensor {
   const dtype = opts.dtype ?? 'float32';
   if (!isFloat(dtype)) fail(op, `dtype must be float32 or float64, got ${dtype}`);
+  if (skipInit) return finish(make(shape, dtype, (b) => b.fill(0)), opts);
   const g = opts.generator ?? defaultGenerator;
   return finish(make(shape, dtype, (b) => { for (let i = 0; i < b.length; i++) b[i] = sample(g); }), opts);
 }

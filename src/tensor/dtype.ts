@@ -125,7 +125,18 @@ export function float32ToFloat16Bits(v: number): number {
   return h;
 }
 
+let halfTable: Float32Array | null = null;
+
+/** IEEE half bits -> value, from a table of all 65,536 halves (built once, exact). */
 export function float16BitsToFloat32(h: number): number {
+  if (halfTable === null) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = halfBitsToNumber(i);
+  }
+  return halfTable[h & 0xffff]!;
+}
+
+function halfBitsToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;

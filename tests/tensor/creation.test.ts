@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   arange, bernoulli, eye, full, Generator, linspace, manualSeed, normal, ones, rand, randint, randn, tensor, zeros,
-  fromTypedArray, mean, variance,
+  fromTypedArray, mean, variance, withoutInit, uniform, LlamaConfig, LlamaForCausalLM,
 } from '../../src/index.js';
 
 describe('creation', () => {
@@ -72,5 +72,24 @@ describe('creation', () => {
     assert.equal(bits.dtype, 'bool');
     const ones_ = [...bits.toTypedArray()].filter((v) => v).length;
     assert.ok(Math.abs(ones_ - 3000) < 200);
+  });
+
+  it('withoutInit: initialisers give zeros and draw nothing, only inside the call', () => {
+    const g = new Generator(7);
+    const inside = withoutInit(() => [uniform([3, 4], -1, 1, { generator: g }), randn([5], { generator: g }), normal([2], 0, 1, { generator: g })]);
+    for (const t of inside) assert.ok([...t.toTypedArray()].every((v) => v === 0));
+    // the generator was not advanced: its next draw equals a fresh generator's first
+    assert.deepEqual([...rand([4], { generator: g }).toTypedArray()], [...rand([4], { generator: new Generator(7) }).toTypedArray()]);
+    assert.ok([...randn([8]).toTypedArray()].some((v) => v !== 0));
+    // nested calls restore the outer state; an exception restores it too
+    assert.throws(() => withoutInit(() => { throw new Error('boom'); }), /boom/);
+    assert.ok([...randn([8]).toTypedArray()].some((v) => v !== 0));
+    // a model built inside has all-zero parameters
+    const config = LlamaConfig.fromDict({ vocab_size: 16, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2 });
+    const model = withoutInit(() => new LlamaForCausalLM(config));
+    for (const [name, p] of model.namedParameters()) {
+      if (name.includes('norm')) continue; // RMSNorm weights start at ones, not random
+      assert.ok([...p.toTypedArray()].every((v) => v === 0), name);
+    }
   });
 });
