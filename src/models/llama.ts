@@ -15,7 +15,7 @@
 import { add, fail, matmul, Generator, type Tensor, withoutInit } from '../tensor/index.js';
 import { swiglu } from '../ops/index.js';
 import {
-  Embedding, Linear, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
+  Embedding, Linear, linearLayers, Module, ModuleList, MultiHeadAttention, RMSNorm, RotaryEmbedding, cacheOffset, keepLast, layerCache, named,
   paddedPositions, readAttentionMask, shareDropoutGenerator, type CachedForwardOptions, type LayerKVCache, type ModelKVCache,
   type MultiHeadAttentionOptions, type BatchPadding, type RopeAngles, type RopeScaling,
 } from '../nn/index.js';
@@ -101,8 +101,7 @@ export class LlamaMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const gate = this.gateProj.forward(x); // [B, T, I]
-    const up = this.upProj.forward(x); // [B, T, I]
+    const [gate, up] = linearLayers(x, [this.gateProj, this.upProj]) as [Tensor, Tensor]; // [B, T, I] each
     return this.downProj.forward(swiglu(gate, up)); // [B, T, D]
   }
 }

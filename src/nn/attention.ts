@@ -7,7 +7,7 @@
  */
 import { fail, permute, reshape, Generator, type Tensor } from '../tensor/index.js';
 import { Dropout } from './dropout.js';
-import { Linear } from './layers.js';
+import { Linear, linearLayers } from './layers.js';
 import { attentionWithCache, type LayerKVCache } from './kv-cache.js';
 import type { BatchPadding } from './padding.js';
 import { Module } from './module.js';
@@ -88,9 +88,10 @@ export class MultiHeadAttention extends Module {
    */
   forward(x: Tensor, opts: { angles?: RopeAngles; cache?: LayerKVCache; padding?: BatchPadding | null } = {}): Tensor {
     const t = x.shape[1]!;
-    let q = splitHeads(this.qProj.forward(x), this.numHeads); // [B, nh, T, hd]
-    let k = splitHeads(this.kProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
-    const v = splitHeads(this.vProj.forward(x), this.numKeyValueHeads); // [B, nkv, T, hd]
+    const [qx, kx, vx] = linearLayers(x, [this.qProj, this.kProj, this.vProj]) as [Tensor, Tensor, Tensor]; // [B, T, width]
+    let q = splitHeads(qx, this.numHeads); // [B, nh, T, hd]
+    let k = splitHeads(kx, this.numKeyValueHeads); // [B, nkv, T, hd]
+    const v = splitHeads(vx, this.numKeyValueHeads); // [B, nkv, T, hd]
     if (this.rope) {
       if (!opts.angles && opts.padding) fail('MultiHeadAttention', 'a padded batch needs the per-row RoPE angles of its positions');
       const start = opts.cache?.offset ?? 0;

@@ -1,6 +1,6 @@
 /** Basic layers: Linear, Embedding, LayerNorm, RMSNorm. Weights use PyTorch's layouts and inits. */
 import { ones, toBackendMemory, uniform, normal, zeros, type Generator, type Tensor } from '../tensor/index.js';
-import { embedding, layerNorm, linear, rmsNorm } from '../ops/index.js';
+import { embedding, layerNorm, linear, linearMany, rmsNorm } from '../ops/index.js';
 import { Module } from './module.js';
 
 export interface LinearOptions {
@@ -51,6 +51,17 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias, { activations: this.activations }); // [..., out]
   }
+}
+
+/**
+ * layer.forward(x) for several Linear layers of one input, the same values, through linearMany:
+ * at decode one kernel pass over all their rows (q/k/v, SwiGLU's gate and up) instead of a
+ * dispatch each. Layers of a subclass, or with different activation modes, run one by one.
+ */
+export function linearLayers(x: Tensor, layers: readonly Linear[]): Tensor[] {
+  const act = layers[0]?.activations;
+  if (layers.some((l) => l.constructor !== Linear || l.activations !== act)) return layers.map((l) => l.forward(x));
+  return linearMany(x, layers.map((l) => l.weight), layers.map((l) => l.bias), { activations: act }); // [..., out_i]
 }
 
 /** Lookup table [num, dim], initialised N(0, std) (std 1 as torch.nn.Embedding by default). */

@@ -11,8 +11,8 @@
  */
 import { fail, sizeOf, storageLength, type FusedLinear, type LinearKernelOptions, type QuantScales, type View } from '../../tensor/index.js';
 import { resultF32, WasmOutOfMemory, type OutputAlloc, type WasmRuntime } from './runtime.js';
-import { JOB_DEQUANT, JOB_MATVEC, JOB_MATVEC_Q8, type ThreadPool } from './pool.js';
-import { gemmResident } from './matmul.js';
+import { JOB_DEQUANT, JOB_MATVEC, JOB_MATVEC_MANY, JOB_MATVEC_Q8, JOB_MATVEC_Q8_MANY, type ThreadPool } from './pool.js';
+import { MIN_WASM_MACS, gemmResident } from './matmul.js';
 
 const KIND = { float32: 0, float16: 1, bfloat16: 2, int8: 3, int4: 4 } as const;
 const ELEM = { float32: 4, float16: 2, bfloat16: 2, int8: 1, int4: 1 } as const;
@@ -96,6 +96,67 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
         return y.done();
       } catch (e) {
         // no room in wasm memory for the kernel's scratch: ops.linear takes the composed path
+        if (e instanceof WasmOutOfMemory) return null;
+        throw e;
+      } finally {
+        rt.reset();
+      }
+    },
+
+    forwardMany(x: View, weights: readonly { w: View; scales: QuantScales | null }[], opts: LinearKernelOptions = {}) {
+      const first = weights[0]!.w;
+      const k = first.shape[1]!;
+      const m = sizeOf(x.shape) / k;
+      const dtype = first.dtype as keyof typeof KIND;
+      // prefill goes through the GEMM per weight, and one thread gains nothing from one dispatch
+      if (!(dtype in KIND) || m >= GEMM_MIN_ROWS || pool.size === 1) return null;
+      // float32 weights stand in for matmul, which leaves products this small to the reference kernels
+      if (dtype === 'float32' && weights.some(({ w }) => m * w.shape[0]! * k < MIN_WASM_MACS)) return null;
+      const quant = dtype === 'int8' || dtype === 'int4';
+      const blockSize = weights[0]!.scales?.blockSize ?? k;
+      for (const { w, scales } of weights) {
+        if (w.dtype !== dtype || w.shape[1] !== k || (scales?.blockSize ?? k) !== blockSize || (quant && !scales)) {
+          fail('linear', 'forwardMany needs weights of one dtype, row length and block size, with their block scales');
+        }
+        if (k % blockSize !== 0 || w.offset % blockSize !== 0) fail('linear', `block size ${blockSize} must divide the row length ${k}`);
+      }
+      try {
+        const xp = place(rt, x.data, x.offset, m * k, 4);
+        const outs = weights.map(({ w }) => resultF32(rt, alloc, m * w.shape[0]!));
+        const table = rt.alloc(16 * weights.length);
+        const entries = rt.i32(table, 4 * weights.length);
+        let rows = 0;
+        weights.forEach(({ w, scales }, i) => {
+          const n = w.shape[0]!;
+          entries[4 * i] = dtype === 'int4'
+            ? place(rt, w.data, w.offset / 2, storageLength('int4', n * k), 1)
+            : place(rt, w.data, w.offset, n * k, ELEM[dtype]);
+          entries[4 * i + 1] = scales ? place(rt, scales.scales, w.offset / blockSize, (n * k) / blockSize, 4) : 0;
+          entries[4 * i + 2] = outs[i]!.ptr;
+          entries[4 * i + 3] = n;
+          rows += n;
+        });
+        if (quant && opts.activations === 'q8_0') {
+          if (k % 32 !== 0 || blockSize % 32 !== 0) fail('linear', `q8_0 activations need rows and weight blocks that are multiples of 32 (row ${k}, block ${blockSize})`);
+          const int4 = dtype === 'int4' ? 1 : 0;
+          if (int4 && blockSize !== 32) fail('linear', `q8_0 activations need int4 weights in blocks of 32 (Q4_0), got blocks of ${blockSize}`);
+          const xq = rt.alloc(m * k);
+          const xd = rt.alloc((m * k) / 8);
+          rt.exports.quantizeQ8Rows(xp, xq, xd, m, k);
+          const xa = rt.alloc(((m * k) / 32) * rt.exports.q8ActBlockBytes(int4));
+          rt.exports.prepareQ8Act(xq, xa, m, k, int4);
+          pool.run(JOB_MATVEC_Q8_MANY, [xq, xd, xa, table, weights.length, m, k, KIND[dtype], blockSize, rows]);
+        } else {
+          const useTmp = quant && m > 1 && k * 4 <= rt.workBytes;
+          let xh = 0;
+          if (dtype === 'float16' || dtype === 'bfloat16') {
+            xh = rt.alloc(m * k * 4);
+            if (!rt.exports.prepareHalfAct(xp, xh, m, k, dtype === 'bfloat16' ? 1 : 0)) xh = 0;
+          }
+          pool.run(JOB_MATVEC_MANY, [xp, table, weights.length, m, k, KIND[dtype], blockSize, rows, useTmp ? 1 : 0, xh]);
+        }
+        return outs.map((o) => o.done());
+      } catch (e) {
         if (e instanceof WasmOutOfMemory) return null;
         throw e;
       } finally {

@@ -15,7 +15,7 @@ import { JOB_GEMM, JOB_MATVEC, type ThreadPool } from './pool.js';
 const MR = 6;
 const NR = 8;
 /** Below this many multiply-adds the JS reference kernel wins (no copies, no dispatch). */
-const MIN_WASM_MACS = 4096;
+export const MIN_WASM_MACS = 4096;
 /** Below this many multiply-adds one thread beats waking the others. */
 const MIN_THREADED_MACS = 1 << 18;
 

@@ -24,6 +24,9 @@ export const JOB_MATVEC = 4;
 export const JOB_READ = 5;
 export const JOB_DEQUANT = 6;
 export const JOB_MATVEC_Q8 = 7;
+/** JOB_MATVEC / JOB_MATVEC_Q8 over several matrices: a table of (w, scales, y, rows) per matrix. */
+export const JOB_MATVEC_MANY = 8;
+export const JOB_MATVEC_Q8_MANY = 9;
 /**
  * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the workers'
  * shares, and a worker waiting for the next job after one. Decode posts a job per matrix a few
@@ -80,6 +83,29 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
     case JOB_MATVEC_Q8: {
       const [s, end] = share(a(7));
       if (s < end) e.matvecQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), s, end);
+      break;
+    }
+    case JOB_MATVEC_MANY:
+    case JOB_MATVEC_Q8_MANY: {
+      // the threads split the matrices' rows end to end; each runs its part of every matrix it meets
+      // args: x (JOB_MATVEC_Q8_MANY: xq, xd, xa), table, count, m, k, kind, blockSize, total rows (+ tmp flag, xh)
+      const q8 = ctrl[KIND] === JOB_MATVEC_Q8_MANY;
+      const at = q8 ? 3 : 1;
+      const [s, end] = share(a(at + 6));
+      const table = new Int32Array(rt.memory.buffer, a(at), a(at + 1) * 4); // (the memory may have grown since ctrl was made)
+      const [m, k, kind, bs] = [a(at + 2), a(at + 3), a(at + 4), a(at + 5)];
+      let base = 0;
+      for (let i = 0; i < a(at + 1) && base < end; i++) {
+        const n = table[4 * i + 3]!;
+        const lo = Math.max(s, base) - base;
+        const hi = Math.min(end, base + n) - base;
+        if (lo < hi) {
+          const [w, sc, y] = [table[4 * i]!, table[4 * i + 1]!, table[4 * i + 2]!];
+          if (q8) e.matvecQ8(a(0), a(1), a(2), w, sc, y, m, n, k, kind, bs, lo, hi);
+          else e.matvec(a(0), w, sc, y, m, n, k, kind, bs, lo, hi, a(at + 7) ? rt.workPointer(t) : 0, a(at + 8));
+        }
+        base += n;
+      }
       break;
     }
     case JOB_DEQUANT: {
