@@ -67,6 +67,6 @@ describe('attn CLI', () => {
     const out = JSON.parse(r.stdout) as { backend: string; primitives: string[]; fused: string[] };
     assert.match(out.backend, /^wasm-(relaxed-)?simd-\d+t$/);
     assert.ok(out.primitives.includes('matmul'));
-    assert.deepEqual(out.fused, ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope', 'gelu']);
+    assert.deepEqual(out.fused, ['softmax', 'logSoftmax', 'layerNorm', 'rmsNorm', 'crossEntropy', 'attention', 'linear', 'rope', 'gelu', 'swiglu']);
   });
 });
