@@ -550,24 +550,133 @@ export function matvecQ8(
 ): void {
   const nb = k >> 5;
   const per = blockSize >> 5; // q8 blocks per weight scale
-  const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>k;
+  const int4 = kind == W_I4;
+  const rowBytes = int4 ? <usize>(k >> 1) : <usize>k;
+  const scaleRow = <usize>(k / blockSize) << 2;
+  if (per == 1) {
+    // Q8_0 / Q4_0: two weight rows at a time share every activation load. They come from the
+    // two halves of the range, so that memory is read as two long sequential streams (adjacent
+    // rows would start a new short stream per pair, which the prefetchers follow badly); with
+    // an odd count the middle row runs as a pair with itself.
+    const stride: usize = ASC_FEATURE_RELAXED_SIMD ? <usize>q8ActBlockBytes(int4) : 32;
+    const act = ASC_FEATURE_RELAXED_SIMD ? xa : xq;
+    const half = (rowEnd - rowStart + 1) >> 1;
+    for (let r = rowStart; r < rowStart + half; r++) {
+      const r1 = r + half < rowEnd ? r + half : r;
+      const w0 = w + <usize>r * rowBytes, w1 = w + <usize>r1 * rowBytes;
+      const s0 = scales + <usize>r * scaleRow, s1 = scales + <usize>r1 * scaleRow;
+      for (let mi = 0; mi < m; mi++) {
+        const yr = y + (<usize>(mi * n) << 2);
+        dotQ8Pair(w0, w1, s0, s1, act + <usize>(mi * nb) * stride, xd + (<usize>(mi * nb) << 2), nb, int4, yr + (<usize>r << 2), yr + (<usize>r1 << 2));
+      }
+    }
+    return;
+  }
   for (let r = rowStart; r < rowEnd; r++) {
     const wr = w + <usize>r * rowBytes;
-    const sr = scales + (<usize>(r * (k / blockSize)) << 2);
+    const sr = scales + <usize>r * scaleRow;
     for (let mi = 0; mi < m; mi++) {
       const dr = xd + (<usize>(mi * nb) << 2);
       let total: f32;
       if (ASC_FEATURE_RELAXED_SIMD) {
-        total = kind == W_I4
+        total = int4
           ? dotQ8RowRelaxed(wr, sr, xa + <usize>(mi * nb * 48), dr, nb, per, true)
           : dotQ8RowRelaxed(wr, sr, xa + (<usize>(mi * nb) << 6), dr, nb, per, false);
       } else {
         const xr = xq + <usize>(mi * k);
-        total = kind == W_I4 ? dotQ8Row(wr, sr, xr, dr, nb, per, true) : dotQ8Row(wr, sr, xr, dr, nb, per, false);
+        total = int4 ? dotQ8Row(wr, sr, xr, dr, nb, per, true) : dotQ8Row(wr, sr, xr, dr, nb, per, false);
       }
       store<f32>(y + (<usize>(mi * n + r) << 2), total);
     }
   }
+}
+
+// Integer sum (as i32x4 partials) of weight row wr's q8 block b against that block's activations,
+// already loaded: the relaxed build's prepared operands (a0..a3: x+ and x- for int8 weights;
+// x and the correction for int4), the plain build's two int8 halves (a0, a1).
+// @ts-ignore: decorator
+@inline function blockSum(wr: usize, b: i32, a0: v128, a1: v128, a2: v128, a3: v128, int4: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (int4) {
+      const p = v128.load(wr + (<usize>b << 4));
+      const mask = i8x16.splat(0x0f);
+      const lo = v128.and(p, mask), hi = v128.and(i16x8.shr_u(p, 4), mask);
+      const d = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(a0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(a1, hi));
+      return i32x4.sub(i32x4.extadd_pairwise_i16x8_s(d), a2);
+    }
+    const wp = wr + (<usize>b << 5);
+    const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+    const d0 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w0, a0), i16x8.relaxed_dot_i8x16_i7x16_s(w0, a2));
+    const d1 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w1, a1), i16x8.relaxed_dot_i8x16_i7x16_s(w1, a3));
+    return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
+  }
+  return i32x4.add(dot16(q8Weights(wr, b, int4, 0), a0), dot16(q8Weights(wr, b, int4, 1), a1));
+}
+
+// Half of a 4x4 integer transpose-and-add: [a0+a2, b0+b2, a1+a3, b1+b3].
+// @ts-ignore: decorator
+@inline function pairSums(a: v128, b: v128): v128 {
+  return i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+}
+
+// The other half: from pairSums(a, b) and pairSums(c, d), the totals [sum a, sum b, sum c, sum d].
+// @ts-ignore: decorator
+@inline function quadSums(ab: v128, cd: v128): v128 {
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+// Weight rows w0 and w1 (one f32 scale per q8 block, at s0 / s1) against one activation row
+// (prepared blocks of `stride` bytes at ar, scales at dr), stored to y0 and y1. As llama.cpp's
+// q8_0 dot: each block's integer sum is exact, then scaled by d_w d_x and added in float; four
+// blocks' sums are transposed into one vector so that the scaling is one multiply-add per four.
+// @ts-ignore: decorator
+@inline function dotQ8Pair(w0: usize, w1: usize, s0: usize, s1: usize, ar: usize, dr: usize, nb: i32, int4: bool, y0: usize, y1: usize): void {
+  const stride: usize = ASC_FEATURE_RELAXED_SIMD ? <usize>q8ActBlockBytes(int4) : 32;
+  const zero = i32x4.splat(0);
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  let b = 0;
+  for (; b + 3 < nb; b += 4) {
+    let ap = ar + <usize>b * stride;
+    let a0 = v128.load(ap), a1 = v128.load(ap, 16);
+    let a2 = ASC_FEATURE_RELAXED_SIMD ? v128.load(ap, 32) : zero, a3 = ASC_FEATURE_RELAXED_SIMD && !int4 ? v128.load(ap, 48) : zero;
+    const p0 = blockSum(w0, b, a0, a1, a2, a3, int4), q0 = blockSum(w1, b, a0, a1, a2, a3, int4);
+    ap += stride;
+    a0 = v128.load(ap); a1 = v128.load(ap, 16);
+    if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
+    if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
+    const p01 = pairSums(p0, blockSum(w0, b + 1, a0, a1, a2, a3, int4)), q01 = pairSums(q0, blockSum(w1, b + 1, a0, a1, a2, a3, int4));
+    ap += stride;
+    a0 = v128.load(ap); a1 = v128.load(ap, 16);
+    if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
+    if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
+    const p2 = blockSum(w0, b + 2, a0, a1, a2, a3, int4), q2 = blockSum(w1, b + 2, a0, a1, a2, a3, int4);
+    ap += stride;
+    a0 = v128.load(ap); a1 = v128.load(ap, 16);
+    if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
+    if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
+    const p23 = pairSums(p2, blockSum(w0, b + 3, a0, a1, a2, a3, int4)), q23 = pairSums(q2, blockSum(w1, b + 3, a0, a1, a2, a3, int4));
+    const sb = <usize>b << 2;
+    const dx = v128.load(dr + sb);
+    acc0 = madd(f32x4.convert_i32x4_s(quadSums(p01, p23)), f32x4.mul(v128.load(s0 + sb), dx), acc0);
+    acc1 = madd(f32x4.convert_i32x4_s(quadSums(q01, q23)), f32x4.mul(v128.load(s1 + sb), dx), acc1);
+  }
+  let t0 = hsum(acc0), t1 = hsum(acc1);
+  for (; b < nb; b++) {
+    const ap = ar + <usize>b * stride;
+    const a0 = v128.load(ap), a1 = v128.load(ap, 16);
+    const a2 = ASC_FEATURE_RELAXED_SIMD ? v128.load(ap, 32) : zero, a3 = ASC_FEATURE_RELAXED_SIMD && !int4 ? v128.load(ap, 48) : zero;
+    const sb = <usize>b << 2;
+    const dx = load<f32>(dr + sb);
+    t0 += <f32>isum(blockSum(w0, b, a0, a1, a2, a3, int4)) * (load<f32>(s0 + sb) * dx);
+    t1 += <f32>isum(blockSum(w1, b, a0, a1, a2, a3, int4)) * (load<f32>(s1 + sb) * dx);
+  }
+  store<f32>(y0, t0);
+  store<f32>(y1, t1);
+}
+
+// @ts-ignore: decorator
+@inline function isum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
 // Weights of q8 block b of a row (32 elements) as two int8x16 vectors.
