@@ -57,6 +57,32 @@ function dotF32(w: usize, x: usize, k0: i32, k1: i32): v128 {
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
+// Rows w0 and w1 (float32) dotted with x over [0, k1), k1 a multiple of 16, stored to y0 and y1
+// (the same sums, in the same order, as dotF32 per row).
+// @ts-ignore: decorator
+@inline function dotF32Pair(w0: usize, w1: usize, x: usize, k1: i32, y0: usize, y1: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  for (let k = 0; k < k1; k += 16) {
+    const o = <usize>k << 2;
+    const p = w0 + o, q = w1 + o, xp = x + o;
+    let xv = v128.load(xp);
+    a0 = madd(v128.load(p), xv, a0);
+    b0 = madd(v128.load(q), xv, b0);
+    xv = v128.load(xp, 16);
+    a1 = madd(v128.load(p, 16), xv, a1);
+    b1 = madd(v128.load(q, 16), xv, b1);
+    xv = v128.load(xp, 32);
+    a2 = madd(v128.load(p, 32), xv, a2);
+    b2 = madd(v128.load(q, 32), xv, b2);
+    xv = v128.load(xp, 48);
+    a3 = madd(v128.load(p, 48), xv, a3);
+    b3 = madd(v128.load(q, 48), xv, b3);
+  }
+  store<f32>(y0, hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
+  store<f32>(y1, hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))));
+}
+
 // Half floats already in the upper 16 bits of each f32 lane (t = h << 16) -> f32, for finite
 // values (normals and subnormals): magnitude bits >> 3 line the exponent and mantissa up with
 // f32's, and * 2^112 rebiases the exponent (exact, subnormals included).
@@ -323,6 +349,25 @@ export function matvec(
   const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
   const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>(k * elem);
   const vEnd = k & ~15;
+  if (kind == W_F32) {
+    // two rows per pass from the two halves of the range, as matvecQ8: each x load serves both,
+    // and memory is read as two long sequential streams
+    const half = (rowEnd - rowStart + 1) >> 1;
+    for (let r = rowStart; r < rowStart + half; r++) {
+      const r1 = r + half < rowEnd ? r + half : r;
+      const w0 = w + <usize>r * rowBytes, w1 = w + <usize>r1 * rowBytes;
+      for (let mi = 0; mi < m; mi++) {
+        const xr = x + (<usize>(mi * k) << 2);
+        const yr = y + (<usize>(mi * n) << 2);
+        dotF32Pair(w0, w1, xr, vEnd, yr + (<usize>r << 2), yr + (<usize>r1 << 2));
+        if (vEnd < k) {
+          store<f32>(yr + (<usize>r << 2), load<f32>(yr + (<usize>r << 2)) + scalarTail(w0, xr, vEnd, k, W_F32));
+          if (r1 != r) store<f32>(yr + (<usize>r1 << 2), load<f32>(yr + (<usize>r1 << 2)) + scalarTail(w1, xr, vEnd, k, W_F32));
+        }
+      }
+    }
+    return;
+  }
   for (let r = rowStart; r < rowEnd; r++) {
     const wr = w + <usize>r * rowBytes;
     const sr = quant ? scales + (<usize>(r * (k / blockSize)) << 2) : 0;
