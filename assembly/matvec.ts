@@ -83,6 +83,42 @@ function dotF32(w: usize, x: usize, k0: i32, k1: i32): v128 {
   store<f32>(y1, hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))));
 }
 
+// Rows w0..w3 (float32) dotted with x over [0, k1), k1 a multiple of 16, stored to y[r0..r3].
+// @ts-ignore: decorator
+@inline function dotF32Quad(w0: usize, w1: usize, w2: usize, w3: usize, x: usize, k1: i32, y: usize, r0: i32, r1: i32, r2: i32, r3: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  for (let k = 0; k < k1; k += 16) {
+    const o = <usize>k << 2;
+    const xp = x + o;
+    let xv = v128.load(xp);
+    a0 = madd(v128.load(w0 + o), xv, a0);
+    b0 = madd(v128.load(w1 + o), xv, b0);
+    c0 = madd(v128.load(w2 + o), xv, c0);
+    d0 = madd(v128.load(w3 + o), xv, d0);
+    xv = v128.load(xp, 16);
+    a1 = madd(v128.load(w0 + o, 16), xv, a1);
+    b1 = madd(v128.load(w1 + o, 16), xv, b1);
+    c1 = madd(v128.load(w2 + o, 16), xv, c1);
+    d1 = madd(v128.load(w3 + o, 16), xv, d1);
+    xv = v128.load(xp, 32);
+    a0 = madd(v128.load(w0 + o, 32), xv, a0);
+    b0 = madd(v128.load(w1 + o, 32), xv, b0);
+    c0 = madd(v128.load(w2 + o, 32), xv, c0);
+    d0 = madd(v128.load(w3 + o, 32), xv, d0);
+    xv = v128.load(xp, 48);
+    a1 = madd(v128.load(w0 + o, 48), xv, a1);
+    b1 = madd(v128.load(w1 + o, 48), xv, b1);
+    c1 = madd(v128.load(w2 + o, 48), xv, c1);
+    d1 = madd(v128.load(w3 + o, 48), xv, d1);
+  }
+  // stored last to first: a repeated row (past the end) writes the same value as the first
+  store<f32>(y + (<usize>r3 << 2), hsum(f32x4.add(d0, d1)));
+  store<f32>(y + (<usize>r2 << 2), hsum(f32x4.add(c0, c1)));
+  store<f32>(y + (<usize>r1 << 2), hsum(f32x4.add(b0, b1)));
+  store<f32>(y + (<usize>r0 << 2), hsum(f32x4.add(a0, a1)));
+}
+
 // Half floats already in the upper 16 bits of each f32 lane (t = h << 16) -> f32, for finite
 // values (normals and subnormals): magnitude bits >> 3 line the exponent and mantissa up with
 // f32's, and * 2^112 rebiases the exponent (exact, subnormals included).
@@ -192,6 +228,48 @@ function dotHalfFast(w: usize, xh: usize, k0: i32, k1: i32, bf16: bool): v128 {
   }
   if (!bf16) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
+// dotHalfFast over rows w0 and w1 at once (each x load serves both), the sums stored to y0 and y1;
+// halfSpecial: whether either row had an Inf/NaN weight.
+// @ts-ignore: decorator
+@inline function dotHalfFastPair(w0: usize, w1: usize, xh: usize, k1: i32, bf16: bool, y0: usize, y1: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  const high = i32x4.splat(0xffff0000);
+  const bits = i32x4.splat(0x8fffe000);
+  const expMask = i16x8.splat(0x7c00);
+  let ex = i16x8.splat(0);
+  for (let k = 0; k < k1; k += 16) {
+    const o = <usize>k << 1;
+    const g0 = v128.load(w0 + o), g1 = v128.load(w0 + o, 16);
+    const h0 = v128.load(w1 + o), h1 = v128.load(w1 + o, 16);
+    const xp = xh + (<usize>k << 2);
+    const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+    if (bf16) {
+      a0 = madd(i32x4.shl(g0, 16), x0, a0);
+      a1 = madd(v128.and(g0, high), x1, a1);
+      a2 = madd(i32x4.shl(g1, 16), x2, a2);
+      a3 = madd(v128.and(g1, high), x3, a3);
+      b0 = madd(i32x4.shl(h0, 16), x0, b0);
+      b1 = madd(v128.and(h0, high), x1, b1);
+      b2 = madd(i32x4.shl(h1, 16), x2, b2);
+      b3 = madd(v128.and(h1, high), x3, b3);
+    } else {
+      ex = i16x8.max_u(ex, i16x8.max_u(i16x8.max_u(v128.and(g0, expMask), v128.and(g1, expMask)), i16x8.max_u(v128.and(h0, expMask), v128.and(h1, expMask))));
+      a0 = madd(v128.and(i32x4.shr_s(i32x4.shl(g0, 16), 3), bits), x0, a0);
+      a1 = madd(v128.and(i32x4.shr_s(g0, 3), bits), x1, a1);
+      a2 = madd(v128.and(i32x4.shr_s(i32x4.shl(g1, 16), 3), bits), x2, a2);
+      a3 = madd(v128.and(i32x4.shr_s(g1, 3), bits), x3, a3);
+      b0 = madd(v128.and(i32x4.shr_s(i32x4.shl(h0, 16), 3), bits), x0, b0);
+      b1 = madd(v128.and(i32x4.shr_s(h0, 3), bits), x1, b1);
+      b2 = madd(v128.and(i32x4.shr_s(i32x4.shl(h1, 16), 3), bits), x2, b2);
+      b3 = madd(v128.and(i32x4.shr_s(h1, 3), bits), x3, b3);
+    }
+  }
+  if (!bf16) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
+  store<f32>(y0, hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
+  store<f32>(y1, hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))));
 }
 
 // @ts-ignore: decorator
@@ -350,6 +428,29 @@ export function matvec(
   const rowBytes = kind == W_I4 ? <usize>(k >> 1) : <usize>(k * elem);
   const vEnd = k & ~15;
   if (kind == W_F32) {
+    // four rows per pass from the four quarters of the range: each x load serves all four, and
+    // memory is read as four long sequential streams (a single stream per thread leaves DRAM
+    // bandwidth unused); rows past the end repeat the first of the pass
+    const quarter = (rowEnd - rowStart + 3) >> 2;
+    for (let r = rowStart; r < rowStart + quarter; r++) {
+      const r1 = r + quarter < rowEnd ? r + quarter : r;
+      const r2 = r + 2 * quarter < rowEnd ? r + 2 * quarter : r;
+      const r3 = r + 3 * quarter < rowEnd ? r + 3 * quarter : r;
+      for (let mi = 0; mi < m; mi++) {
+        const xr = x + (<usize>(mi * k) << 2);
+        const yr = y + (<usize>(mi * n) << 2);
+        dotF32Quad(w + <usize>r * rowBytes, w + <usize>r1 * rowBytes, w + <usize>r2 * rowBytes, w + <usize>r3 * rowBytes, xr, vEnd, yr, r, r1, r2, r3);
+        if (vEnd < k) {
+          store<f32>(yr + (<usize>r << 2), load<f32>(yr + (<usize>r << 2)) + scalarTail(w + <usize>r * rowBytes, xr, vEnd, k, W_F32));
+          if (r1 != r) store<f32>(yr + (<usize>r1 << 2), load<f32>(yr + (<usize>r1 << 2)) + scalarTail(w + <usize>r1 * rowBytes, xr, vEnd, k, W_F32));
+          if (r2 != r) store<f32>(yr + (<usize>r2 << 2), load<f32>(yr + (<usize>r2 << 2)) + scalarTail(w + <usize>r2 * rowBytes, xr, vEnd, k, W_F32));
+          if (r3 != r) store<f32>(yr + (<usize>r3 << 2), load<f32>(yr + (<usize>r3 << 2)) + scalarTail(w + <usize>r3 * rowBytes, xr, vEnd, k, W_F32));
+        }
+      }
+    }
+    return;
+  }
+  if (kind == W_F32 || (xh != 0 && (kind == W_F16 || kind == W_BF16))) {
     // two rows per pass from the two halves of the range, as matvecQ8: each x load serves both,
     // and memory is read as two long sequential streams
     const half = (rowEnd - rowStart + 1) >> 1;
@@ -359,10 +460,20 @@ export function matvec(
       for (let mi = 0; mi < m; mi++) {
         const xr = x + (<usize>(mi * k) << 2);
         const yr = y + (<usize>(mi * n) << 2);
-        dotF32Pair(w0, w1, xr, vEnd, yr + (<usize>r << 2), yr + (<usize>r1 << 2));
+        const y0 = yr + (<usize>r << 2), y1 = yr + (<usize>r1 << 2);
+        if (kind == W_F32) dotF32Pair(w0, w1, xr, vEnd, y0, y1);
+        else if (kind == W_BF16) dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, true, y0, y1);
+        else {
+          dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, false, y0, y1);
+          if (halfSpecial) {
+            // an Inf/NaN weight in one of the rows: both again on the exact path
+            store<f32>(y0, hsum(dotHalf(w0, xr, 0, vEnd, false)));
+            store<f32>(y1, hsum(dotHalf(w1, xr, 0, vEnd, false)));
+          }
+        }
         if (vEnd < k) {
-          store<f32>(yr + (<usize>r << 2), load<f32>(yr + (<usize>r << 2)) + scalarTail(w0, xr, vEnd, k, W_F32));
-          if (r1 != r) store<f32>(yr + (<usize>r1 << 2), load<f32>(yr + (<usize>r1 << 2)) + scalarTail(w1, xr, vEnd, k, W_F32));
+          store<f32>(y0, load<f32>(y0) + scalarTail(w0, xr, vEnd, k, kind));
+          if (r1 != r) store<f32>(y1, load<f32>(y1) + scalarTail(w1, xr, vEnd, k, kind));
         }
       }
     }
@@ -430,22 +541,25 @@ export function dequantRows(w: usize, scales: usize, out: usize, k: i32, kind: i
   }
 }
 
-/** Sum of n floats (a plain memory read, the bandwidth yardstick for matvec). */
+/**
+ * Sum of n floats: a plain memory read, the bandwidth yardstick for matvec. The range is read
+ * as four sequential streams (its quarters) at once, as the matvec kernels read two or more
+ * rows: a single stream per thread leaves bandwidth unused, and the yardstick must be the best
+ * plain read, not an easy one.
+ */
 export function readSum(p: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const q = p + (<usize>i << 2);
-    a0 = f32x4.add(a0, v128.load(q));
-    a1 = f32x4.add(a1, v128.load(q, 16));
-    a2 = f32x4.add(a2, v128.load(q, 32));
-    a3 = f32x4.add(a3, v128.load(q, 48));
+  const q = (n >> 6) << 4; // floats per stream, a multiple of 16
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const p1 = p + (<usize>q << 2), p2 = p + (<usize>(2 * q) << 2), p3 = p + (<usize>(3 * q) << 2);
+  for (let i = 0; i < q; i += 16) {
+    const o = <usize>i << 2;
+    a0 = f32x4.add(a0, f32x4.add(f32x4.add(v128.load(p + o), v128.load(p + o, 16)), f32x4.add(v128.load(p + o, 32), v128.load(p + o, 48))));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.add(v128.load(p1 + o), v128.load(p1 + o, 16)), f32x4.add(v128.load(p1 + o, 32), v128.load(p1 + o, 48))));
+    a2 = f32x4.add(a2, f32x4.add(f32x4.add(v128.load(p2 + o), v128.load(p2 + o, 16)), f32x4.add(v128.load(p2 + o, 32), v128.load(p2 + o, 48))));
+    a3 = f32x4.add(a3, f32x4.add(f32x4.add(v128.load(p3 + o), v128.load(p3 + o, 16)), f32x4.add(v128.load(p3 + o, 32), v128.load(p3 + o, 48))));
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
+  for (let i = 4 * q; i < n; i++) s += load<f32>(p + (<usize>i << 2));
   return s;
 }
 
@@ -599,20 +713,25 @@ export function matvecQ8(
   const rowBytes = int4 ? <usize>(k >> 1) : <usize>k;
   const scaleRow = <usize>(k / blockSize) << 2;
   if (per == 1) {
-    // Q8_0 / Q4_0: two weight rows at a time share every activation load. They come from the
-    // two halves of the range, so that memory is read as two long sequential streams (adjacent
-    // rows would start a new short stream per pair, which the prefetchers follow badly); with
-    // an odd count the middle row runs as a pair with itself.
+    // Q8_0 / Q4_0: two weight rows at a time share every activation load, and each pass walks
+    // four rows, one from each quarter of the range, so that memory is read as four long
+    // sequential streams (adjacent rows would start a new short stream per pass, which the
+    // prefetchers follow badly, and fewer streams leave DRAM bandwidth unused). Rows past the
+    // end repeat the first row of the pass.
     const stride: usize = ASC_FEATURE_RELAXED_SIMD ? <usize>q8ActBlockBytes(int4) : 32;
     const act = ASC_FEATURE_RELAXED_SIMD ? xa : xq;
-    const half = (rowEnd - rowStart + 1) >> 1;
-    for (let r = rowStart; r < rowStart + half; r++) {
-      const r1 = r + half < rowEnd ? r + half : r;
-      const w0 = w + <usize>r * rowBytes, w1 = w + <usize>r1 * rowBytes;
-      const s0 = scales + <usize>r * scaleRow, s1 = scales + <usize>r1 * scaleRow;
-      for (let mi = 0; mi < m; mi++) {
-        const yr = y + (<usize>(mi * n) << 2);
-        dotQ8Pair(w0, w1, s0, s1, act + <usize>(mi * nb) * stride, xd + (<usize>(mi * nb) << 2), nb, int4, yr + (<usize>r << 2), yr + (<usize>r1 << 2));
+    const quarter = (rowEnd - rowStart + 3) >> 2;
+    for (let r0 = rowStart; r0 < rowStart + quarter; r0++) {
+      for (let j = 0; j < 2; j++) {
+        // rows r0 + j q and r0 + (j + 2) q
+        const ra = r0 + j * quarter < rowEnd ? r0 + j * quarter : r0;
+        const rb = r0 + (j + 2) * quarter < rowEnd ? r0 + (j + 2) * quarter : r0;
+        const w0 = w + <usize>ra * rowBytes, w1 = w + <usize>rb * rowBytes;
+        const s0 = scales + <usize>ra * scaleRow, s1 = scales + <usize>rb * scaleRow;
+        for (let mi = 0; mi < m; mi++) {
+          const yr = y + (<usize>(mi * n) << 2);
+          dotQ8Pair(w0, w1, s0, s1, act + <usize>(mi * nb) * stride, xd + (<usize>(mi * nb) << 2), nb, int4, yr + (<usize>ra << 2), yr + (<usize>rb << 2));
+        }
       }
     }
     return;

@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend } from '../../src/backends/wasm/index.js';
-import { Generator, getBackend, linear, matmul, quantizeInt8, randn, referenceBackend, scaledDotProductAttention, setBackend, sum } from '../../src/index.js';
+import { Generator, getBackend, linear, matmul, quantizeInt8, randn, referenceBackend, scaledDotProductAttention, setBackend, sum, tensor } from '../../src/index.js';
 import { conformanceSuite } from './conformance.js';
 import { assertClose } from '../helpers.js';
 
@@ -69,6 +69,26 @@ describe('wasm memory limits', () => {
     } finally {
       setBackend(prev);
       small.close();
+    }
+  });
+});
+
+describe('the bandwidth probe (the matvec benchmark\'s yardstick)', () => {
+  it('sums a resident buffer exactly: four streams per thread, every tail element counted', () => {
+    for (const backend of [threaded, single]) {
+      const prev = getBackend();
+      try {
+        setBackend(backend);
+        for (const n of [1, 17, 63, 64, 65, 1000, 4096 + 5, 100_003]) {
+          // small integers: every order of summation gives the exact total
+          const values = Array.from({ length: n }, (_, i) => ((i * 37) % 9) - 4 + (i === n - 1 ? 100 : 0));
+          const t = tensor(values).mul(1); // an op's output: allocated in the backend's memory
+          const want = values.reduce((a, b) => a + b, 0);
+          assert.equal(backend.readBandwidthProbe(t.storage.data as Float32Array), want, `${backend.name} n=${n}`);
+        }
+      } finally {
+        setBackend(prev);
+      }
     }
   });
 });
