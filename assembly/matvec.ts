@@ -370,6 +370,62 @@ function dotQuantRow(wr: usize, sr: usize, xr: usize, k: i32, kind: i32, blockSi
   return total + hsum(acc);
 }
 
+// Sixteen int8 lanes (as f32) times x[0..16): lanes 0-3 and 8-11 added to a (madd16x2b: the
+// other eight to a second accumulator).
+// @ts-ignore: decorator
+@inline function madd16x2(q: v128, x: usize, a: v128): v128 {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  return madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(x, 32), madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(x), a));
+}
+
+// The other two quarters of madd16x2's sixteen lanes.
+// @ts-ignore: decorator
+@inline function madd16x2b(q: v128, x: usize, b: v128): v128 {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  return madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(x, 48), madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(x, 16), b));
+}
+
+// Rows w0 and w1 of int8 or int4 blocks (blockSize a multiple of 32; scales at s0 / s1) dotted
+// with float x[0..k), stored to y0 and y1. Per block, the products go to two accumulators per
+// row; the block's sum is then scaled once.
+// @ts-ignore: decorator
+@inline function dotQuantPair(w0: usize, w1: usize, s0: usize, s1: usize, x: usize, k: i32, blockSize: i32, int4: bool, y0: usize, y1: usize): void {
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
+  const half = blockSize >> 1;
+  for (let b0 = 0; b0 < k; b0 += blockSize) {
+    let p0 = f32x4.splat(0), p1 = f32x4.splat(0), q0 = f32x4.splat(0), q1 = f32x4.splat(0);
+    if (int4) {
+      // 16 bytes give elements c..c+15 (low nibbles) and half+c..half+c+15 (high nibbles)
+      const wb0 = w0 + <usize>(b0 >> 1), wb1 = w1 + <usize>(b0 >> 1);
+      for (let c = 0; c < half; c += 16) {
+        const xl = x + (<usize>(b0 + c) << 2), xh = x + (<usize>(b0 + half + c) << 2);
+        const u = v128.load(wb0 + <usize>c), v = v128.load(wb1 + <usize>c);
+        const ul = i8x16.sub(v128.and(u, mask), eight), uh = i8x16.sub(i8x16.shr_u(u, 4), eight);
+        const vl = i8x16.sub(v128.and(v, mask), eight), vh = i8x16.sub(i8x16.shr_u(v, 4), eight);
+        p0 = madd16x2(ul, xl, p0); p1 = madd16x2b(ul, xl, p1);
+        q0 = madd16x2(vl, xl, q0); q1 = madd16x2b(vl, xl, q1);
+        p0 = madd16x2(uh, xh, p0); p1 = madd16x2b(uh, xh, p1);
+        q0 = madd16x2(vh, xh, q0); q1 = madd16x2b(vh, xh, q1);
+      }
+    } else {
+      for (let j = b0; j < b0 + blockSize; j += 16) {
+        const xp = x + (<usize>j << 2);
+        const u = v128.load(w0 + <usize>j), v = v128.load(w1 + <usize>j);
+        p0 = madd16x2(u, xp, p0); p1 = madd16x2b(u, xp, p1);
+        q0 = madd16x2(v, xp, q0); q1 = madd16x2b(v, xp, q1);
+      }
+    }
+    const bi = <usize>(b0 / blockSize) << 2;
+    acc0 = madd(f32x4.add(p0, p1), f32x4.splat(load<f32>(s0 + bi)), acc0);
+    acc1 = madd(f32x4.add(q0, q1), f32x4.splat(load<f32>(s1 + bi)), acc1);
+  }
+  store<f32>(y0, hsum(acc0));
+  store<f32>(y1, hsum(acc1));
+}
+
 // Row r of a block-quantised W, dequantised (scales applied) into out[0..k).
 function dequantRow(wr: usize, sr: usize, out: usize, k: i32, kind: i32, blockSize: i32): void {
   const nb = k / blockSize;
@@ -475,6 +531,23 @@ export function matvec(
           store<f32>(y0, load<f32>(y0) + scalarTail(w0, xr, vEnd, k, kind));
           if (r1 != r) store<f32>(y1, load<f32>(y1) + scalarTail(w1, xr, vEnd, k, kind));
         }
+      }
+    }
+    return;
+  }
+  if (quant && (m == 1 || tmp == 0) && (blockSize & 31) == 0) {
+    // int8 / int4 blocks against float x: two rows per pass from the two halves of the range;
+    // each block's products are summed in registers, then scaled once
+    const half = (rowEnd - rowStart + 1) >> 1;
+    const int4 = kind == W_I4;
+    const scaleRow = <usize>(k / blockSize) << 2;
+    for (let r = rowStart; r < rowStart + half; r++) {
+      const r1 = r + half < rowEnd ? r + half : r;
+      const w0 = w + <usize>r * rowBytes, w1 = w + <usize>r1 * rowBytes;
+      const s0 = scales + <usize>r * scaleRow, s1 = scales + <usize>r1 * scaleRow;
+      for (let mi = 0; mi < m; mi++) {
+        const yr = y + (<usize>(mi * n) << 2);
+        dotQuantPair(w0, w1, s0, s1, x + (<usize>(mi * k) << 2), k, blockSize, int4, yr + (<usize>r << 2), yr + (<usize>r1 << 2));
       }
     }
     return;
