@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { tempDir } from './helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
@@ -53,7 +53,7 @@ describe('attn CLI', () => {
 
   it('a closed output pipe (attn ... | head -c 20) ends quietly with status 0', () => {
     // far more output than a pipe buffer holds, so writes hit the closed pipe
-    const dir = mkdtempSync(join(tmpdir(), 'attn-pipe-'));
+    const dir = tempDir('attn-pipe-');
     const input = join(dir, 'text.txt');
     writeFileSync(input, 'the quick brown fox jumps over the lazy dog. '.repeat(8000));
     const cmd = `"${process.execPath}" "${MAIN}" tokenize --tokenizer r50k_base --input "${input}" | head -c 20; echo; echo "status:\${PIPESTATUS[0]}"`;

@@ -1,13 +1,33 @@
-/** Shared test helpers: fixture loading and numeric comparison with explicit tolerances. */
-import { readFileSync } from 'node:fs';
+/** Shared test helpers: fixture loading, numeric comparison with explicit tolerances, temp folders. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { zeros, type DType, type Tensor } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** tests/fixtures in the source tree (tests run from dist/tests). */
 export const FIXTURES = join(here, '..', '..', 'tests', 'fixtures');
+
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
+
+/**
+ * A new folder under the OS temp dir (named `<prefix>XXXXXX`), removed with its contents when
+ * the test process exits, so that test runs do not leave folders behind.
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    process.on('exit', () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return dir;
+}
 
 export interface FixtureTensor {
   shape: number[];

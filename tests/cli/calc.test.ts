@@ -2,12 +2,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { PRESETS, calcModel } from '../../src/index.js';
-import { FIXTURES, maxAbsDiff } from '../helpers.js';
+import { FIXTURES, maxAbsDiff, tempDir } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -88,7 +87,7 @@ describe('attn logits', () => {
       const doc = JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as ModelFixture;
       const [, t, v] = doc.logits_shape as [number, number, number];
       const ids = doc.input_ids[0]!;
-      const out = join(mkdtempSync(join(tmpdir(), 'attn-logits-')), 'logits.f32');
+      const out = join(tempDir('attn-logits-'), 'logits.f32');
       const r = attn('logits', '--model', join(FIXTURES, doc.folder), '--ids', ids.join(','), '--out', out);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`\\[${t}, ${v}\\]`));
@@ -104,7 +103,7 @@ describe('attn logits', () => {
   /** Runs `attn logits ... --out` and compares [t, v] to `expected` (one batch row of a fixture). */
   function checkLogits(args: string[], t: number, v: number, expected: number[]): number {
     assert.equal(expected.length, t * v);
-    const out = join(mkdtempSync(join(tmpdir(), 'attn-logits-')), 'logits.f32');
+    const out = join(tempDir('attn-logits-'), 'logits.f32');
     const r = attn('logits', ...args, '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`\\[${t}, ${v}\\]`));
@@ -187,7 +186,7 @@ describe('attn logits', () => {
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, message, args.join(' '));
     }
-    const dir = mkdtempSync(join(tmpdir(), 'attn-logits-'));
+    const dir = tempDir('attn-logits-');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bart', vocab_size: 64 }));
     copyFileSync(join(gpt2, 'model.safetensors'), join(dir, 'model.safetensors'));
     const r = attn('logits', '--model', dir, '--ids', '1');

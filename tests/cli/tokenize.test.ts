@@ -5,14 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { get_encoding } from 'tiktoken';
 import hf from 'tokenizers';
 import { englishProse } from '../tokenizers/corpus.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, tempDir } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -35,7 +34,7 @@ describe('attn tokenize', () => {
   });
 
   it('--input FILE reads the text; --decode turns the ids back into it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    const dir = tempDir('attn-tokenize-');
     const text = 'Ünïcödé 👨‍👩‍👧 text\n\twith  tabs, 12345 digits and 中文.\n';
     writeFileSync(join(dir, 'in.txt'), text);
     const enc = attn('tokenize', '--tokenizer', 'p50k_base', '--input', join(dir, 'in.txt'));
@@ -59,7 +58,7 @@ describe('attn tokenize', () => {
   });
 
   it('--tokenizer FILE.json loads a Hugging Face tokenizer.json', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    const dir = tempDir('attn-tokenize-');
     const vocab = { '[UNK]': 0, '[CLS]': 1, '[SEP]': 2, un: 3, '##aff': 4, '##able': 5, '!': 6 };
     const json = {
       added_tokens: [],
@@ -93,7 +92,7 @@ describe('attn tokenize', () => {
     const s = attn('tokenize', '--tokenizer', model, '--text', '<s>', '--allow-special');
     assert.equal(s.code, 0, s.stderr);
     assert.ok(!s.stdout.trim().split(' ').includes('1'), s.stdout);
-    const dir = mkdtempSync(join(tmpdir(), 'attn-tokenize-'));
+    const dir = tempDir('attn-tokenize-');
     writeFileSync(join(dir, 'not.model'), '{"model": {}}');
     const bad = attn('tokenize', '--tokenizer', join(dir, 'not.model'), '--text', 'x');
     assert.equal(bad.code, 1);
@@ -121,7 +120,7 @@ describe('attn tokenize', () => {
 
 describe('attn tokenizer train', () => {
   it('trains a tokenizer.json that attn tokenize and Hugging Face tokenizers both load', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-train-'));
+    const dir = tempDir('attn-train-');
     const docs = englishProse(120_000);
     writeFileSync(join(dir, 'a.txt'), docs.slice(0, 3).join('\n'));
     writeFileSync(join(dir, 'b.txt'), docs.slice(3, 6).join('\n'));

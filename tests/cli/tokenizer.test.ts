@@ -6,14 +6,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { get_encoding } from 'tiktoken';
 import hf from 'tokenizers';
 import { loadTokenizerJson, TokenizerStatsCounter, loadTiktoken } from '../../src/index.js';
 import { englishProse, generatedUnicode } from '../tokenizers/corpus.js';
+import { tempDir } from '../helpers.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
@@ -23,7 +23,7 @@ function attn(...args: string[]): { code: number; stdout: string; stderr: string
 }
 
 function corpusFiles(): { dir: string; a: string; b: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'attn-tokenizer-'));
+  const dir = tempDir('attn-tokenizer-');
   const docs = englishProse(300_000);
   const a = join(dir, 'a.txt');
   const b = join(dir, 'b.txt');

@@ -5,14 +5,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   SafetensorsFile, ShardedSafetensors, parseSafetensorsIndex, parseSafetensorsHeader, readSafetensors, readSafetensorsIndex, serializeSafetensors,
   tensor, writeSafetensors, randn, Generator, type Tensor,
 } from '../../src/index.js';
-import { FIXTURES, loadFixture } from '../helpers.js';
+import { FIXTURES, loadFixture, tempDir } from '../helpers.js';
 
 interface RefTensor { dtype: string; shape: number[]; values: number[] }
 const doc = loadFixture<never>('safetensors-reference.json') as unknown as {
@@ -39,7 +38,7 @@ function fileWith(header: unknown, dataBytes: number, headerText?: string): Uint
   return out;
 }
 
-const tmp = mkdtempSync(join(tmpdir(), 'attn-safetensors-'));
+const tmp = tempDir('attn-safetensors-');
 
 describe('safetensors: files from an independent writer', () => {
   const file = readSafetensors(join(FIXTURES, 'safetensors-reference.safetensors'));
@@ -126,7 +125,7 @@ describe('safetensors: writing', () => {
 
 describe('safetensors: sharded checkpoints', () => {
   it('loads tensors through model.safetensors.index.json, opening shards on first use', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-sharded-'));
+    const dir = tempDir('attn-sharded-');
     writeSafetensors(join(dir, 'model-00001-of-00002.safetensors'), { 'x.weight': tensor([1, 2]), 'y.weight': tensor([3]) });
     writeSafetensors(join(dir, 'model-00002-of-00002.safetensors'), { 'z.weight': tensor([[4, 5]]) });
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({
@@ -152,7 +151,7 @@ describe('safetensors: sharded checkpoints', () => {
   });
 
   it('names the tensor when a shard does not hold what the index promises, and validates the index', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-sharded-'));
+    const dir = tempDir('attn-sharded-');
     writeSafetensors(join(dir, 'a.safetensors'), { 'x.weight': tensor([1]) });
     writeFileSync(join(dir, 'index.json'), JSON.stringify({ weight_map: { 'y.weight': 'a.safetensors' } }));
     assert.throws(() => readSafetensorsIndex(join(dir, 'index.json')).get('y.weight'), /weight_map says 'y.weight' is in a.safetensors, but that file does not hold it/);

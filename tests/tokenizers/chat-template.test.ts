@@ -5,10 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { applyChatTemplate, ChatTemplate, loadChatTemplate, tokenizerFromJson, trainBpe, trainedTokenizerJson, TokenizerError } from '../../src/index.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, tempDir } from '../helpers.js';
 import { englishProse } from './corpus.js';
 
 const dir = join(FIXTURES, 'chat-templates');
@@ -75,7 +74,7 @@ describe('chat templates', () => {
   it('template strings, extra variables, and clear errors for configs without a template', () => {
     assert.equal(applyChatTemplate("{{ bos_token }}{% for m in messages %}{{ m.role|upper }}={{ m.content }};{% endfor %}{{ today }}", [{ role: 'user', content: 'x' }], { variables: { today: '2024-01-01' } }), 'USER=x;2024-01-01');
     assert.equal(ChatTemplate.fromString('{{ bos_token }}|', { bos_token: '<s>' }).applyChatTemplate([]), '<s>|');
-    const d = mkdtempSync(join(tmpdir(), 'attn-chat-'));
+    const d = tempDir('attn-chat-');
     writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>' }));
     assert.throws(() => loadChatTemplate(d), /tokenizer_config.json has no chat_template/);
     assert.throws(() => loadChatTemplate(join(d, 'missing.json')), /cannot read '.*missing.json'/);

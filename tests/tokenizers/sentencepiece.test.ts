@@ -8,12 +8,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { jsNormalizer, loadSentencePiece, parseSentencePieceModel, PieceType, PrecompiledCharsmap, sentencePieceFromBytes, SentencePieceTokenizer, TokenizerError } from '../../src/index.js';
-import { FIXTURES } from '../helpers.js';
+import { FIXTURES, tempDir } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'sentencepiece');
 
@@ -266,7 +265,7 @@ describe('SentencePiece: errors', () => {
   });
 
   it('loadSentencePiece names the path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'attn-spm-'));
+    const dir = tempDir('attn-spm-');
     writeFileSync(join(dir, 'bad.model'), real.subarray(0, 300));
     assert.throws(() => loadSentencePiece(join(dir, 'bad.model')), /loadSentencePiece: '.*bad\.model': sentencepiece: /);
     assert.throws(() => loadSentencePiece(join(dir, 'missing.model')), /loadSentencePiece: cannot read/);
