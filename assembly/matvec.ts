@@ -718,8 +718,9 @@ export function dequantQ8Rows(q: usize, d: usize, out: usize, rows: i32, k: i32)
 //   int4 weights (Q4_0, stored as u = q + 8 in [0, 15]): dot(x, q) = dot(x, u) - 8 sum(x);
 //     per block: x (32 bytes), then the i32x4 (8 sum(x), 0, 0, 0) to subtract (16 bytes).
 
-/** Bytes of prepared activations per 32-element q8 block (prepareQ8Act). */
+/** Bytes of prepared activations per 32-element q8 block (prepareQ8Act); 0 in the plain build, which reads xq. */
 export function q8ActBlockBytes(int4: bool): i32 {
+  if (!ASC_FEATURE_RELAXED_SIMD) return 0;
   return int4 ? 48 : 64;
 }
 
@@ -791,7 +792,7 @@ export function matvecQ8(
     // sequential streams (adjacent rows would start a new short stream per pass, which the
     // prefetchers follow badly, and fewer streams leave DRAM bandwidth unused). Rows past the
     // end repeat the first row of the pass.
-    const stride: usize = ASC_FEATURE_RELAXED_SIMD ? <usize>q8ActBlockBytes(int4) : 32;
+    const stride: usize = ASC_FEATURE_RELAXED_SIMD ? (int4 ? 48 : 64) : 32;
     const act = ASC_FEATURE_RELAXED_SIMD ? xa : xq;
     const quarter = (rowEnd - rowStart + 3) >> 2;
     for (let r0 = rowStart; r0 < rowStart + quarter; r0++) {
@@ -868,7 +869,7 @@ export function matvecQ8(
 // blocks' sums are transposed into one vector so that the scaling is one multiply-add per four.
 // @ts-ignore: decorator
 @inline function dotQ8Pair(w0: usize, w1: usize, s0: usize, s1: usize, ar: usize, dr: usize, nb: i32, int4: bool, y0: usize, y1: usize): void {
-  const stride: usize = ASC_FEATURE_RELAXED_SIMD ? <usize>q8ActBlockBytes(int4) : 32;
+  const stride: usize = ASC_FEATURE_RELAXED_SIMD ? (int4 ? 48 : 64) : 32;
   const zero = i32x4.splat(0);
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
   let b = 0;

@@ -69,7 +69,8 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
             prefill(rt, pool, xf, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, dtype === 'int4' ? k / 2 : k);
           } else {
             // the relaxed build's dot product wants the activations rearranged (once per call)
-            const xa = rt.alloc(((m * k) / 32) * rt.exports.q8ActBlockBytes(int4));
+            const xaBytes = ((m * k) / 32) * rt.exports.q8ActBlockBytes(int4); // 0: the plain build reads xq
+            const xa = xaBytes > 0 ? rt.alloc(xaBytes) : 0;
             rt.exports.prepareQ8Act(xq, xa, m, k, int4);
             if (n * k < MIN_THREADED || pool.size === 1) rt.exports.matvecQ8(xq, xd, xa, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n);
             else pool.run(JOB_MATVEC_Q8, [xq, xd, xa, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize]);
@@ -143,7 +144,8 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           const xq = rt.alloc(m * k);
           const xd = rt.alloc((m * k) / 8);
           rt.exports.quantizeQ8Rows(xp, xq, xd, m, k);
-          const xa = rt.alloc(((m * k) / 32) * rt.exports.q8ActBlockBytes(int4));
+          const xaBytes = ((m * k) / 32) * rt.exports.q8ActBlockBytes(int4); // 0: the plain build reads xq
+          const xa = xaBytes > 0 ? rt.alloc(xaBytes) : 0;
           rt.exports.prepareQ8Act(xq, xa, m, k, int4);
           pool.run(JOB_MATVEC_Q8_MANY, [xq, xd, xa, table, weights.length, m, k, KIND[dtype], blockSize, rows]);
         } else {
