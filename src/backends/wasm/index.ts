@@ -15,7 +15,7 @@ import { wasmRowKernels } from './rows.js';
 import { wasmRope } from './rope.js';
 import { wasmEmbedding } from './embedding.js';
 import { wasmGelu, wasmSwiglu } from './activations.js';
-import { JOB_READ, RESULTS, controlBlock } from './pool.js';
+import { CHUNKS_PER_THREAD, JOB_READ } from './pool.js';
 import { loadWasm, type LoadedWasm, type SimdLevel, type WasmLoadOptions } from './load-node.js';
 
 export interface WasmBackend extends Backend {
@@ -63,9 +63,16 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
     readBandwidthProbe: (data: Float32Array) => {
       const at = runtime.addressOf(data, 0, 4);
       if (at < 0) throw new Error('readBandwidthProbe: the buffer is not in this backend\'s memory');
-      pool.run(JOB_READ, [at, data.length]);
-      const r = new Float32Array(controlBlock(runtime).buffer, controlBlock(runtime).byteOffset + RESULTS * 4, pool.size);
-      return r.reduce((a, b) => a + b, 0);
+      // one float per chunk, at most CHUNKS_PER_THREAD per thread; unclaimed slots stay 0
+      const slots = pool.size * CHUNKS_PER_THREAD;
+      const results = runtime.alloc(slots * 4);
+      try {
+        runtime.f32(results, slots).fill(0);
+        pool.run(JOB_READ, [at, data.length, results]);
+        return runtime.f32(results, slots).reduce((a, b) => a + b, 0);
+      } finally {
+        runtime.reset();
+      }
     },
     close: () => pool.close(),
     takePeakScratchBytes: () => runtime.takePeakScratch(),

@@ -1,11 +1,18 @@
 /**
  * A thread pool over shared WebAssembly memory (as llama.cpp's ggml threadpool): workers block
  * in Atomics.wait on a generation counter; the caller writes a job into the control block,
- * bumps the generation, runs its own share, and waits for the done counter. Jobs are ranges
- * of work items; thread t of T runs items [t*N/T, (t+1)*N/T).
+ * bumps the generation, works on it too, and waits until every chunk is done.
  *
- * Control block (Int32 words at CTRL): 0 generation, 1 done count, 2 job kind, 3 thread count,
- * 4 shutdown, 8.. job arguments.
+ * A job's work items are cut into chunks that the threads claim one at a time from a shared
+ * counter (ggml's mul_mat does the same), not split evenly up front: a worker that wakes late
+ * (a busy or virtualised host can take tens of microseconds to schedule it) leaves its chunks
+ * to the threads already running instead of making them wait. The claim counter carries the
+ * job's generation in its high 20 bits, so a worker still looking at a finished job cannot
+ * claim anything once the caller has moved on and is rewriting the arguments.
+ *
+ * Control block (Int32 words at CTRL): 0 generation, 1 chunks done, 2 job kind, 3 thread count,
+ * 4 shutdown, 5 claim counter (generation tag << 12 | next chunk), 6 chunk count, 8.. job
+ * arguments.
  */
 import type { WasmRuntime } from './runtime.js';
 import { CTRL } from './runtime.js';
@@ -15,6 +22,8 @@ export const DONE = 1;
 export const KIND = 2;
 export const NTHREADS = 3;
 export const SHUTDOWN = 4;
+export const NEXT = 5;
+export const CHUNKS = 6;
 export const ARGS = 8;
 
 export const JOB_GEMM = 1;
@@ -47,24 +56,88 @@ export function waitChange(ctrl: Int32Array, index: number, value: number): void
   }
 }
 
-/** Word where thread t leaves a float result (JOB_READ). */
-export const RESULTS = 40;
+/** Chunks per thread for jobs of many small items (rows): enough to even out a late start. */
+export const CHUNKS_PER_THREAD = 8;
 
-/** Runs thread t's share of the job described in the control block. */
-export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
-  const nt = ctrl[NTHREADS]!;
+/** Work items of a job, from its arguments. */
+function itemCount(kind: number, a: (i: number) => number): number {
+  switch (kind) {
+    case JOB_GEMM: return a(14);
+    case JOB_ATTN_FWD: return a(23);
+    case JOB_ATTN_BWD: return a(24);
+    case JOB_MATVEC: return a(9);
+    case JOB_MATVEC_Q8: return a(7);
+    case JOB_MATVEC_MANY: return a(7);
+    case JOB_MATVEC_Q8_MANY: return a(9);
+    case JOB_DEQUANT: return a(6);
+    case JOB_READ: return Math.ceil(a(1) / 16);
+    default: throw new Error(`thread pool: unknown job kind ${kind}`);
+  }
+}
+
+/**
+ * How many chunks a job is cut into: GEMM items are already thread-sized blocks (each packs
+ * its operands once) and attention-backward items are whole KV heads, so those go one item
+ * per chunk; the rest (rows) go CHUNKS_PER_THREAD chunks per thread.
+ */
+function chunkCount(kind: number, items: number, threads: number): number {
+  if (items <= 0) return 0;
+  if (kind === JOB_GEMM || kind === JOB_ATTN_BWD) return Math.min(items, MAX_CHUNKS);
+  return Math.min(items, threads * CHUNKS_PER_THREAD, MAX_CHUNKS);
+}
+
+/** The claim counter's low 12 bits count chunks; its high 20 bits tag the generation. */
+const MAX_CHUNKS = 4095;
+const TAG_MASK = 0xfffff;
+
+/**
+ * Writes a job into the control block and returns its generation. The claim counter is
+ * re-tagged before the arguments are touched (see the header).
+ */
+function postJob(ctrl: Int32Array, kind: number, args: readonly number[], threads: number): number {
+  const gen = (ctrl[GEN]! + 1) | 0;
+  Atomics.store(ctrl, NEXT, (gen & TAG_MASK) << 12);
+  ctrl[KIND] = kind;
+  ctrl[NTHREADS] = threads;
+  ctrl.set(args, ARGS);
+  ctrl[CHUNKS] = chunkCount(kind, itemCount(kind, (i) => args[i]!), threads);
+  Atomics.store(ctrl, DONE, 0);
+  return gen;
+}
+
+/**
+ * Claims and runs chunks of job `gen` until none is left (or the job is no longer current),
+ * as thread t (whose work buffer the kernels may use).
+ */
+export function runChunks(rt: WasmRuntime, ctrl: Int32Array, t: number, gen: number): void {
+  const tag = gen & TAG_MASK;
+  const chunks = ctrl[CHUNKS]!;
+  for (;;) {
+    const cur = Atomics.load(ctrl, NEXT);
+    const c = cur & MAX_CHUNKS;
+    if (cur >>> 12 !== tag || c >= chunks) return;
+    if (Atomics.compareExchange(ctrl, NEXT, cur, cur + 1) !== cur) continue;
+    runChunk(rt, ctrl, t, c, chunks);
+    if (Atomics.add(ctrl, DONE, 1) + 1 === chunks) Atomics.notify(ctrl, DONE);
+  }
+}
+
+/** Runs chunk c of `chunks` of the job described in the control block, as thread t. */
+function runChunk(rt: WasmRuntime, ctrl: Int32Array, t: number, c: number, chunks: number): void {
   const a = (i: number) => ctrl[ARGS + i]!;
   const f = (i: number) => new Float32Array(ctrl.buffer, ctrl.byteOffset + (ARGS + i) * 4, 1)[0]!;
-  const share = (items: number): [number, number] => [Math.floor((t * items) / nt), Math.floor(((t + 1) * items) / nt)];
+  const kind = ctrl[KIND]!;
+  const items = itemCount(kind, a);
+  // this chunk's items [s, end)
+  const s = Math.floor((c * items) / chunks);
+  const end = Math.floor(((c + 1) * items) / chunks);
   const e = rt.exports;
-  switch (ctrl[KIND]) {
+  switch (kind) {
     case JOB_GEMM: {
-      const [s, end] = share(a(14));
       if (s < end) e.gemmBatched(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), s, end, rt.workPointer(t));
       break;
     }
     case JOB_ATTN_FWD: {
-      const [s, end] = share(a(23));
       if (s < end) {
         e.attnForward(
           a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), f(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18),
@@ -74,14 +147,12 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       break;
     }
     case JOB_MATVEC: {
-      const [s, end] = share(a(9));
       // a(10): whether the kernel may use the thread's work buffer to dequantise weight rows;
       // a(11): x prepared for the fast f16/bf16 path, or 0
       if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0, a(11));
       break;
     }
     case JOB_MATVEC_Q8: {
-      const [s, end] = share(a(7));
       if (s < end) e.matvecQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), s, end);
       break;
     }
@@ -91,9 +162,8 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
       // args: x (JOB_MATVEC_Q8_MANY: xq, xd, xa), table, count, m, k, kind, blockSize, total rows (+ tmp flag, xh)
       const q8 = ctrl[KIND] === JOB_MATVEC_Q8_MANY;
       const at = q8 ? 3 : 1;
-      const [s, end] = share(a(at + 6));
       const table = new Int32Array(rt.memory.buffer, a(at), a(at + 1) * 4); // (the memory may have grown since ctrl was made)
-      const [m, k, kind, bs] = [a(at + 2), a(at + 3), a(at + 4), a(at + 5)];
+      const [m, k, wkind, bs] = [a(at + 2), a(at + 3), a(at + 4), a(at + 5)];
       let base = 0;
       for (let i = 0; i < a(at + 1) && base < end; i++) {
         const n = table[4 * i + 3]!;
@@ -101,27 +171,24 @@ export function runShare(rt: WasmRuntime, ctrl: Int32Array, t: number): void {
         const hi = Math.min(end, base + n) - base;
         if (lo < hi) {
           const [w, sc, y] = [table[4 * i]!, table[4 * i + 1]!, table[4 * i + 2]!];
-          if (q8) e.matvecQ8(a(0), a(1), a(2), w, sc, y, m, n, k, kind, bs, lo, hi);
-          else e.matvec(a(0), w, sc, y, m, n, k, kind, bs, lo, hi, a(at + 7) ? rt.workPointer(t) : 0, a(at + 8));
+          if (q8) e.matvecQ8(a(0), a(1), a(2), w, sc, y, m, n, k, wkind, bs, lo, hi);
+          else e.matvec(a(0), w, sc, y, m, n, k, wkind, bs, lo, hi, a(at + 7) ? rt.workPointer(t) : 0, a(at + 8));
         }
         base += n;
       }
       break;
     }
     case JOB_DEQUANT: {
-      const [s, end] = share(a(6));
       if (s < end) e.dequantRows(a(0), a(1), a(2), a(3), a(4), a(5), s, end);
       break;
     }
     case JOB_READ: {
-      const blocks = Math.ceil(a(1) / 16);
-      const [s, end] = share(blocks);
+      // args: data, n, results (room for CHUNKS_PER_THREAD floats per thread): chunk c's sum at results[c]
       const n = Math.min(a(1), end * 16) - s * 16;
-      new Float32Array(ctrl.buffer, ctrl.byteOffset + (RESULTS + t) * 4, 1)[0] = n > 0 ? e.readSum(a(0) + s * 64, n) : 0;
+      new Float32Array(rt.memory.buffer, a(2) + c * 4, 1)[0] = n > 0 ? e.readSum(a(0) + s * 64, n) : 0;
       break;
     }
     case JOB_ATTN_BWD: {
-      const [s, end] = share(a(24));
       if (s < end) {
         e.attnBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15), f(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), s, end);
       }
@@ -153,35 +220,31 @@ export class InlinePool implements ThreadPool {
 
   run(kind: number, args: readonly number[]): void {
     const ctrl = controlBlock(this.rt);
-    ctrl[KIND] = kind;
-    ctrl[NTHREADS] = 1;
-    ctrl.set(args, ARGS);
-    runShare(this.rt, ctrl, 0);
+    const gen = postJob(ctrl, kind, args, 1);
+    ctrl[GEN] = gen;
+    runChunks(this.rt, ctrl, 0, gen);
   }
 
   close(): void {}
 }
 
-/** Workers are started by a platform-specific factory (pool-node.ts in Node). */
+/** Workers are started by a platform-specific factory (load-node.ts in Node). */
 export class AtomicsPool implements ThreadPool {
   constructor(private readonly rt: WasmRuntime, readonly size: number, private readonly onClose: () => void) {}
 
-  run(kind: number, args: readonly number[], threads = this.size): void {
+  run(kind: number, args: readonly number[]): void {
     const ctrl = controlBlock(this.rt);
-    const nt = Math.max(1, Math.min(threads, this.size));
-    ctrl[KIND] = kind;
-    ctrl[NTHREADS] = nt;
-    ctrl.set(args, ARGS);
-    Atomics.store(ctrl, DONE, 0);
-    Atomics.add(ctrl, GEN, 1);
+    const gen = postJob(ctrl, kind, args, this.size);
+    const chunks = ctrl[CHUNKS]!;
+    Atomics.store(ctrl, GEN, gen);
     Atomics.notify(ctrl, GEN);
-    runShare(this.rt, ctrl, 0);
-    // every worker reports, even those without a share, so the next job starts clean; spin
-    // first (the others finish within microseconds of us on a balanced split), then sleep
+    runChunks(this.rt, ctrl, 0, gen);
+    // the chunks other threads claimed: spin first (they finish within microseconds of us),
+    // then sleep; workers that never got a chunk are not waited for
     const until = performance.now() + SPIN_MS;
     for (let i = 1; ; i++) {
       const done = Atomics.load(ctrl, DONE);
-      if (done >= this.size - 1) break;
+      if (done >= chunks) break;
       if ((i & 63) === 0 && performance.now() > until) Atomics.wait(ctrl, DONE, done, 1000);
     }
   }
