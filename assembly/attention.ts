@@ -168,10 +168,13 @@ function accumulate(o: usize, p: usize, vb: usize, n: i32, dv: i32): void {
 }
 
 /**
- * Forward for work items [itemStart, itemEnd); item = (b, h, i) for one query row.
- * bias: 0 for none, else pointer with element strides sb, sh, si, sj. Keys/values of (b, KV head
- * hk) start at element b * ksb + hk * ksh (vsb, vsh) with contiguous rows, so a KV cache's
- * preallocated buffer is read in place (contiguous: ksb = Hkv * Tk * D, ksh = Tk * D).
+ * Forward for work items [itemStart, itemEnd); item = (b, hk, i): query row i of every query
+ * head that reads KV head hk (the GQA group). The group's heads walk the keys together, block
+ * by block, so each block of K and V is read from memory once per group and then from L1
+ * (per head it would be read `group` times). bias: 0 for none, else pointer with element
+ * strides sb, sh, si, sj. Keys/values of (b, KV head hk) start at element b * ksb + hk * ksh
+ * (vsb, vsh) with contiguous rows, so a KV cache's preallocated buffer is read in place
+ * (contiguous: ksb = Hkv * Tk * D, ksh = Tk * D). work: BC scores, then 3 floats per group head.
  */
 export function attnForward(
   q: usize, k: usize, v: usize, out: usize, lse: usize,
@@ -181,77 +184,97 @@ export function attnForward(
   itemStart: i32, itemEnd: i32, work: usize, stats: usize,
 ): void {
   const s = work; // BC scores
+  const state = work + (<usize>BC << 2); // per group head: running max m, normaliser l, ps
   const group = hq / hkv;
   const offs = tk - tq;
   for (let item = itemStart; item < itemEnd; item++) {
     const i = item % tq;
-    const bh = item / tq;
-    const h = bh % hq;
-    const b = bh / hq;
-    const hk = h / group;
-    const qi = q + (<usize>(item * d) << 2);
+    const bk = item / tq;
+    const hk = bk % hkv;
+    const b = bk / hkv;
     const kb = k + (<usize>(b * ksb + hk * ksh) << 2);
     const vb = v + (<usize>(b * vsb + hk * vsh) << 2);
-    const o = out + (<usize>(item * dv) << 2);
-    const biasRow = bias + (<usize>(b * sb + h * sh + i * si) << 2);
-    memory.fill(o, 0, <usize>dv << 2);
     const pos = i + offs;
     const j0 = keyStart(pos, window);
     const j1 = keyEnd(pos, tk, causal, window);
-    let m: f32 = -Infinity;
-    let l: f32 = 0;
-    let ps: f32 = 0; // sum of exp(s - m) * s, rescaled with l (for the row entropy)
+    for (let g = 0; g < group; g++) {
+      const row = (b * hq + hk * group + g) * tq + i;
+      memory.fill(out + (<usize>(row * dv) << 2), 0, <usize>dv << 2);
+      const st = state + <usize>(g * 12);
+      store<f32>(st, -Infinity); // m
+      store<f32>(st, 0, 4); // l
+      store<f32>(st, 0, 8); // ps: sum of exp(s - m) * s, rescaled with l (for the row entropy)
+    }
     for (let jb = j0; jb < j1; jb += BC) {
       const je = min(jb + BC, j1);
-      const bm = blockScores(qi, kb, d, jb, je, sc, bias, biasRow, sj, s);
-      const mNew = max(m, bm);
-      if (mNew == -Infinity) continue; // everything so far is masked
-      if (mNew > m) {
-        const alpha = m == -Infinity ? <f32>0 : f32x4.extract_lane(expv(f32x4.splat(m - mNew)), 0);
-        // sum p (s - mNew) = alpha (sum p (s - m) + (m - mNew) l); nothing before the first key
-        ps = m == -Infinity ? <f32>0 : alpha * (ps + (m - mNew) * l);
-        l *= alpha;
-        scale(o, alpha, dv);
-        m = mNew;
+      for (let g = 0; g < group; g++) {
+        const h = hk * group + g;
+        const row = (b * hq + h) * tq + i;
+        const st = state + <usize>(g * 12);
+        let m = load<f32>(st);
+        let l = load<f32>(st, 4);
+        let ps = load<f32>(st, 8);
+        const o = out + (<usize>(row * dv) << 2);
+        const bm = blockScores(q + (<usize>(row * d) << 2), kb, d, jb, je, sc, bias, bias + (<usize>(b * sb + h * sh + i * si) << 2), sj, s);
+        const mNew = max(m, bm);
+        if (mNew == -Infinity) continue; // everything so far is masked
+        if (mNew > m) {
+          const alpha = m == -Infinity ? <f32>0 : f32x4.extract_lane(expv(f32x4.splat(m - mNew)), 0);
+          // sum p (s - mNew) = alpha (sum p (s - m) + (m - mNew) l); nothing before the first key
+          ps = m == -Infinity ? <f32>0 : alpha * (ps + (m - mNew) * l);
+          l *= alpha;
+          scale(o, alpha, dv);
+          m = mNew;
+        }
+        // p = exp(s - m) in place; l += sum p; ps += sum p (s - m) over keys with p > 0
+        const nb = je - jb;
+        const mv = f32x4.splat(m);
+        const zero = f32x4.splat(0);
+        let lv = zero;
+        let pv = zero;
+        let t = 0;
+        for (; t + 4 <= nb; t += 4) {
+          const at = s + (<usize>t << 2);
+          const x = f32x4.sub(v128.load(at), mv);
+          const p = expv(x);
+          v128.store(at, p);
+          lv = f32x4.add(lv, p);
+          if (stats) pv = f32x4.add(pv, v128.and(f32x4.mul(p, x), f32x4.ne(p, zero)));
+        }
+        l += hsum(lv);
+        ps += hsum(pv);
+        for (; t < nb; t++) {
+          const at = s + (<usize>t << 2);
+          const x = load<f32>(at) - m;
+          const p = f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+          store<f32>(at, p);
+          if (p == 0) continue;
+          l += p;
+          if (stats) ps += p * x;
+        }
+        accumulate(o, s, vb + (<usize>(jb * dv) << 2), nb, dv);
+        store<f32>(st, m);
+        store<f32>(st, l, 4);
+        store<f32>(st, ps, 8);
       }
-      // p = exp(s - m) in place; l += sum p; ps += sum p (s - m) over keys with p > 0
-      const nb = je - jb;
-      const mv = f32x4.splat(m);
-      const zero = f32x4.splat(0);
-      let lv = zero;
-      let pv = zero;
-      let t = 0;
-      for (; t + 4 <= nb; t += 4) {
-        const at = s + (<usize>t << 2);
-        const x = f32x4.sub(v128.load(at), mv);
-        const p = expv(x);
-        v128.store(at, p);
-        lv = f32x4.add(lv, p);
-        if (stats) pv = f32x4.add(pv, v128.and(f32x4.mul(p, x), f32x4.ne(p, zero)));
-      }
-      l += hsum(lv);
-      ps += hsum(pv);
-      for (; t < nb; t++) {
-        const at = s + (<usize>t << 2);
-        const x = load<f32>(at) - m;
-        const p = f32x4.extract_lane(expv(f32x4.splat(x)), 0);
-        store<f32>(at, p);
-        if (p == 0) continue;
-        l += p;
-        if (stats) ps += p * x;
-      }
-      accumulate(o, s, vb + (<usize>(jb * dv) << 2), nb, dv);
     }
-    // l == 0 (a fully masked row) gives NaN, as softmax over all -inf does in PyTorch
-    scale(o, <f32>1 / l, dv);
-    const logL = Mathf.log(l);
-    store<f32>(lse + (<usize>item << 2), m + logL);
-    if (stats) {
-      // max_j p_j = exp(m - lse) = 1 / l; entropy -sum p log p = log l - sum p (s - m)
-      // a fully masked row has no weights: NaN for both, as its softmax is NaN
-      const st = stats + (<usize>item << 3);
-      store<f32>(st, l == 0 ? NaN : <f32>1 / l);
-      store<f32>(st, l == 0 ? NaN : logL - ps / l, 4);
+    for (let g = 0; g < group; g++) {
+      const row = (b * hq + hk * group + g) * tq + i;
+      const st = state + <usize>(g * 12);
+      const m = load<f32>(st);
+      const l = load<f32>(st, 4);
+      const ps = load<f32>(st, 8);
+      // l == 0 (a fully masked row) gives NaN, as softmax over all -inf does in PyTorch
+      scale(out + (<usize>(row * dv) << 2), <f32>1 / l, dv);
+      const logL = Mathf.log(l);
+      store<f32>(lse + (<usize>row << 2), m + logL);
+      if (stats) {
+        // max_j p_j = exp(m - lse) = 1 / l; entropy -sum p log p = log l - sum p (s - m)
+        // a fully masked row has no weights: NaN for both, as its softmax is NaN
+        const sp = stats + (<usize>row << 3);
+        store<f32>(sp, l == 0 ? NaN : <f32>1 / l);
+        store<f32>(sp, l == 0 ? NaN : logL - ps / l, 4);
+      }
     }
   }
 }

@@ -36,6 +36,11 @@ const CASES: Case[] = [
       return { causal: true, mask: A.mul(slopes, dist) };
     },
   },
+  {
+    // a different bias per query head within each GQA group (the kernel runs a group's heads together)
+    name: 'GQA with a per-head additive bias [B,Hq,Tq,Tk]', b: 2, hq: 6, hkv: 2, tq: 5, tk: 70, d: 8, dv: 8,
+    opts: (g) => ({ causal: true, mask: A.randn([2, 6, 5, 70], { generator: g }).mul(2) }),
+  },
   { name: 'single key', b: 1, hq: 1, hkv: 1, tq: 1, tk: 1, d: 3, dv: 3 },
 ];
 

@@ -50,7 +50,8 @@ export function wasmAttention(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAl
         const bargs = putBias(rt, bias);
         pool.run(JOB_ATTN_FWD, [
           qp, kp, vp, op, lp, s.headsQ, s.headsKV, s.tq, s.tk, s.headDim, s.valueDim, f32Bits(s.scale),
-          s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], rows, sp,
+          // work items: (batch, KV head, query row), each running its GQA group's heads together
+          s.causal ? 1 : 0, s.window, ...bargs, ks[0], ks[1], vs[0], vs[1], s.batch * s.headsKV * s.tq, sp,
         ]);
         return { out: out(rt, alloc, op, rows * s.valueDim), lse: out(rt, alloc, lp, rows), ...(sp ? { stats: out(rt, alloc, sp, rows * 2) } : {}) };
       } catch (e) {
