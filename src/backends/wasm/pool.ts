@@ -112,22 +112,49 @@ function postJob(ctrl: Int32Array, kind: number, args: readonly number[], thread
 export function runChunks(rt: WasmRuntime, ctrl: Int32Array, t: number, gen: number): void {
   const tag = gen & TAG_MASK;
   const chunks = ctrl[CHUNKS]!;
+  // the job as this thread first sees it; a successful claim below proves it is still the one
+  // posted (the caller re-tags the counter before it rewrites anything)
+  let job: Job | null = null;
   for (;;) {
     const cur = Atomics.load(ctrl, NEXT);
     const c = cur & MAX_CHUNKS;
     if (cur >>> 12 !== tag || c >= chunks) return;
+    job ??= readJob(rt, ctrl);
     if (Atomics.compareExchange(ctrl, NEXT, cur, cur + 1) !== cur) continue;
-    runChunk(rt, ctrl, t, c, chunks);
+    runChunk(rt, job, t, c, chunks);
     if (Atomics.add(ctrl, DONE, 1) + 1 === chunks) Atomics.notify(ctrl, DONE);
   }
 }
 
-/** Runs chunk c of `chunks` of the job described in the control block, as thread t. */
-function runChunk(rt: WasmRuntime, ctrl: Int32Array, t: number, c: number, chunks: number): void {
-  const a = (i: number) => ctrl[ARGS + i]!;
-  const f = (i: number) => new Float32Array(ctrl.buffer, ctrl.byteOffset + (ARGS + i) * 4, 1)[0]!;
+/** A job's kind and arguments, copied out of the control block once per thread. */
+interface Job {
+  kind: number;
+  args: Int32Array;
+  floats: Float32Array;
+  items: number;
+  /** JOB_MATVEC(_Q8)_MANY: the (w, scales, y, rows) table. */
+  table: Int32Array | null;
+}
+
+const MAX_ARGS = 32;
+
+function readJob(rt: WasmRuntime, ctrl: Int32Array): Job {
   const kind = ctrl[KIND]!;
-  const items = itemCount(kind, a);
+  const args = ctrl.slice(ARGS, ARGS + MAX_ARGS);
+  const items = itemCount(kind, (i) => args[i]!);
+  let table: Int32Array | null = null;
+  if (kind === JOB_MATVEC_MANY || kind === JOB_MATVEC_Q8_MANY) {
+    const at = kind === JOB_MATVEC_Q8_MANY ? 3 : 1;
+    table = new Int32Array(rt.memory.buffer, args[at]!, args[at + 1]! * 4); // (the memory may have grown since ctrl was made)
+  }
+  return { kind, args, floats: new Float32Array(args.buffer), items, table };
+}
+
+/** Runs chunk c of `chunks` of a job, as thread t. */
+function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: number): void {
+  const { kind, args, floats, items } = job;
+  const a = (i: number) => args[i]!;
+  const f = (i: number) => floats[i]!;
   // this chunk's items [s, end)
   const s = Math.floor((c * items) / chunks);
   const end = Math.floor(((c + 1) * items) / chunks);
@@ -160,9 +187,9 @@ function runChunk(rt: WasmRuntime, ctrl: Int32Array, t: number, c: number, chunk
     case JOB_MATVEC_Q8_MANY: {
       // the threads split the matrices' rows end to end; each runs its part of every matrix it meets
       // args: x (JOB_MATVEC_Q8_MANY: xq, xd, xa), table, count, m, k, kind, blockSize, total rows (+ tmp flag, xh)
-      const q8 = ctrl[KIND] === JOB_MATVEC_Q8_MANY;
+      const q8 = kind === JOB_MATVEC_Q8_MANY;
       const at = q8 ? 3 : 1;
-      const table = new Int32Array(rt.memory.buffer, a(at), a(at + 1) * 4); // (the memory may have grown since ctrl was made)
+      const table = job.table!;
       const [m, k, wkind, bs] = [a(at + 2), a(at + 3), a(at + 4), a(at + 5)];
       let base = 0;
       for (let i = 0; i < a(at + 1) && base < end; i++) {
