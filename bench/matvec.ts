@@ -2,7 +2,7 @@
  * Decode matrix-vector bandwidth: y = x W^T with W [4096, 4096] in f32, f16, int8 (blocks of
  * 32 with f32 scales) and int4 (q4_0 blocks), one token (M = 1), all threads; the yardstick is a
  * plain read of a resident buffer of the same size as the f32 weights (four sequential streams per
- * thread, the most a plain loop reads here), measured in the same run.
+ * thread: a single stream per thread left about a third of the bandwidth unused), measured in the same run.
  * The int8/int4 rows run twice: with float activations (exact, dequantising every weight to f32)
  * and with q8_0 activations (llama.cpp's arithmetic: integer dot products per block).
  *
