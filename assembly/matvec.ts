@@ -57,32 +57,6 @@ function dotF32(w: usize, x: usize, k0: i32, k1: i32): v128 {
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
-// Rows w0 and w1 (float32) dotted with x over [0, k1), k1 a multiple of 16, stored to y0 and y1
-// (the same sums, in the same order, as dotF32 per row).
-// @ts-ignore: decorator
-@inline function dotF32Pair(w0: usize, w1: usize, x: usize, k1: i32, y0: usize, y1: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-  for (let k = 0; k < k1; k += 16) {
-    const o = <usize>k << 2;
-    const p = w0 + o, q = w1 + o, xp = x + o;
-    let xv = v128.load(xp);
-    a0 = madd(v128.load(p), xv, a0);
-    b0 = madd(v128.load(q), xv, b0);
-    xv = v128.load(xp, 16);
-    a1 = madd(v128.load(p, 16), xv, a1);
-    b1 = madd(v128.load(q, 16), xv, b1);
-    xv = v128.load(xp, 32);
-    a2 = madd(v128.load(p, 32), xv, a2);
-    b2 = madd(v128.load(q, 32), xv, b2);
-    xv = v128.load(xp, 48);
-    a3 = madd(v128.load(p, 48), xv, a3);
-    b3 = madd(v128.load(q, 48), xv, b3);
-  }
-  store<f32>(y0, hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
-  store<f32>(y1, hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))));
-}
-
 // Rows w0..w3 (float32) dotted with x over [0, k1), k1 a multiple of 16, stored to y[r0..r3].
 // @ts-ignore: decorator
 @inline function dotF32Quad(w0: usize, w1: usize, w2: usize, w3: usize, x: usize, k1: i32, y: usize, r0: i32, r1: i32, r2: i32, r3: i32): void {
@@ -506,9 +480,9 @@ export function matvec(
     }
     return;
   }
-  if (kind == W_F32 || (xh != 0 && (kind == W_F16 || kind == W_BF16))) {
-    // two rows per pass from the two halves of the range, as matvecQ8: each x load serves both,
-    // and memory is read as two long sequential streams
+  if (xh != 0 && (kind == W_F16 || kind == W_BF16)) {
+    // half weights on the fast path: two rows per pass from the two halves of the range, as
+    // matvecQ8: each x load serves both, and memory is read as two long sequential streams
     const half = (rowEnd - rowStart + 1) >> 1;
     for (let r = rowStart; r < rowStart + half; r++) {
       const r1 = r + half < rowEnd ? r + half : r;
@@ -517,8 +491,7 @@ export function matvec(
         const xr = x + (<usize>(mi * k) << 2);
         const yr = y + (<usize>(mi * n) << 2);
         const y0 = yr + (<usize>r << 2), y1 = yr + (<usize>r1 << 2);
-        if (kind == W_F32) dotF32Pair(w0, w1, xr, vEnd, y0, y1);
-        else if (kind == W_BF16) dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, true, y0, y1);
+        if (kind == W_BF16) dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, true, y0, y1);
         else {
           dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, false, y0, y1);
           if (halfSpecial) {

@@ -10,9 +10,8 @@
  * job's generation in its high 20 bits, so a worker still looking at a finished job cannot
  * claim anything once the caller has moved on and is rewriting the arguments.
  *
- * Control block (Int32 words at CTRL): 0 generation, 1 chunks done, 2 job kind, 3 thread count,
- * 4 shutdown, 5 claim counter (generation tag << 12 | next chunk), 6 chunk count, 8.. job
- * arguments.
+ * Control block (Int32 words at CTRL): 0 generation, 1 chunks done, 2 job kind, 4 shutdown,
+ * 5 claim counter (generation tag << 12 | next chunk), 6 chunk count, 8.. job arguments.
  */
 import type { WasmRuntime } from './runtime.js';
 import { CTRL } from './runtime.js';
@@ -20,7 +19,6 @@ import { CTRL } from './runtime.js';
 export const GEN = 0;
 export const DONE = 1;
 export const KIND = 2;
-export const NTHREADS = 3;
 export const SHUTDOWN = 4;
 export const NEXT = 5;
 export const CHUNKS = 6;
@@ -37,8 +35,8 @@ export const JOB_MATVEC_Q8 = 7;
 export const JOB_MATVEC_MANY = 8;
 export const JOB_MATVEC_Q8_MANY = 9;
 /**
- * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the workers'
- * shares, and a worker waiting for the next job after one. Decode posts a job per matrix a few
+ * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the chunks
+ * other threads claimed, and a worker waiting for the next job after one. Decode posts a job per matrix a few
  * microseconds of JavaScript apart, and waking a sleeping thread (futex + scheduler, slower
  * under a hypervisor) took longer than that: the caller spent a third of a decode step waiting
  * for the worker. llama.cpp's threadpool polls the same way before it sleeps.
@@ -98,7 +96,6 @@ function postJob(ctrl: Int32Array, kind: number, args: readonly number[], thread
   const gen = (ctrl[GEN]! + 1) | 0;
   Atomics.store(ctrl, NEXT, (gen & TAG_MASK) << 12);
   ctrl[KIND] = kind;
-  ctrl[NTHREADS] = threads;
   ctrl.set(args, ARGS);
   ctrl[CHUNKS] = chunkCount(kind, itemCount(kind, (i) => args[i]!), threads);
   Atomics.store(ctrl, DONE, 0);
@@ -229,7 +226,7 @@ export function f32Bits(x: number): number {
   return new Int32Array(new Float32Array([x]).buffer)[0]!;
 }
 
-/** The caller's side: dispatch to the workers, take share 0, wait for the others. */
+/** The caller's side: post a job, claim chunks of it too, wait for the chunks others claimed. */
 export interface ThreadPool {
   readonly size: number;
   run(kind: number, args: readonly number[]): void;

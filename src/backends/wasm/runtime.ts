@@ -78,7 +78,6 @@ export interface KernelExports {
   dequantRows(w: number, scales: number, out: number, k: number, kind: number, blockSize: number, rowStart: number, rowEnd: number): void;
   quantizeQ8Rows(x: number, q: number, d: number, rows: number, k: number): void;
   dequantQ8Rows(q: number, d: number, out: number, rows: number, k: number): void;
-  /** Bytes per 32-element block that prepareQ8Act writes (int4: 1 for Q4_0 weights, 0 for Q8_0). */
   /** Bytes of prepared q8 activations per 32-element block; 0 in the plain SIMD build (no xa needed). */
   q8ActBlockBytes(int4: number): number;
   prepareQ8Act(xq: number, xa: number, rows: number, k: number, int4: number): void;
