@@ -2,7 +2,7 @@
 // LayerNorm / RMSNorm and cross-entropy, forward and backward. Same semantics as the reference
 // backend's fused kernels (src/backends/reference/fused.ts), which are their oracle.
 
-import { expShifted, expSum, expv, hmax } from './simd';
+import { expShifted, expSum, expv, hmax, hsum } from './simd';
 
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): usize {
@@ -74,27 +74,58 @@ export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i3
   }
 }
 
+// Sum of (x[j] - mu)^p over c floats, p = 1 or 2: four vector accumulators (sixteen partial
+// sums), so the adds do not wait on one another.
+// @ts-ignore: decorator
+@inline function rowMoment(x: usize, c: i32, mu: f32, square: bool): f32 {
+  const mv = f32x4.splat(mu);
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let j = 0;
+  for (; j + 16 <= c; j += 16) {
+    const p = at(x, j);
+    const d0 = f32x4.sub(v128.load(p), mv), d1 = f32x4.sub(v128.load(p, 16), mv);
+    const d2 = f32x4.sub(v128.load(p, 32), mv), d3 = f32x4.sub(v128.load(p, 48), mv);
+    a0 = f32x4.add(a0, square ? f32x4.mul(d0, d0) : d0);
+    a1 = f32x4.add(a1, square ? f32x4.mul(d1, d1) : d1);
+    a2 = f32x4.add(a2, square ? f32x4.mul(d2, d2) : d2);
+    a3 = f32x4.add(a3, square ? f32x4.mul(d3, d3) : d3);
+  }
+  for (; j + 4 <= c; j += 4) {
+    const d = f32x4.sub(v128.load(at(x, j)), mv);
+    a0 = f32x4.add(a0, square ? f32x4.mul(d, d) : d);
+  }
+  let t = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; j < c; j++) {
+    const d = load<f32>(at(x, j)) - mu;
+    t += square ? d * d : d;
+  }
+  return t;
+}
+
 /** LayerNorm (centered = 1) or RMSNorm (0); w, b may be 0; mean may be 0 for RMSNorm. */
 export function normForward(
   x: usize, w: usize, b: usize, y: usize, mean: usize, rstd: usize, rows: i32, c: i32, eps: f32, centered: i32,
 ): void {
+  const one = f32x4.splat(1), zero = f32x4.splat(0);
   for (let r = 0; r < rows; r++) {
     const xr = at(x, r * c);
     const yr = at(y, r * c);
     let mu: f32 = 0;
     if (centered) {
-      for (let j = 0; j < c; j++) mu += load<f32>(at(xr, j));
-      mu /= <f32>c;
+      mu = rowMoment(xr, c, 0, false) / <f32>c;
       store<f32>(at(mean, r), mu);
     }
-    let v: f32 = 0;
-    for (let j = 0; j < c; j++) {
-      const d = load<f32>(at(xr, j)) - mu;
-      v += d * d;
-    }
-    const rs = <f32>1 / Mathf.sqrt(v / <f32>c + eps);
+    const rs = <f32>1 / Mathf.sqrt(rowMoment(xr, c, mu, true) / <f32>c + eps);
     store<f32>(at(rstd, r), rs);
-    for (let j = 0; j < c; j++) {
+    const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
+    let j = 0;
+    for (; j + 4 <= c; j += 4) {
+      let t = f32x4.mul(f32x4.sub(v128.load(at(xr, j)), mv), rv);
+      t = f32x4.mul(t, w ? v128.load(at(w, j)) : one);
+      if (b) t = f32x4.add(t, b ? v128.load(at(b, j)) : zero);
+      v128.store(at(yr, j), t);
+    }
+    for (; j < c; j++) {
       let t = (load<f32>(at(xr, j)) - mu) * rs;
       if (w) t *= load<f32>(at(w, j));
       if (b) t += load<f32>(at(b, j));
@@ -107,14 +138,47 @@ export function normForward(
 export function normBackward(
   gy: usize, x: usize, w: usize, mean: usize, rstd: usize, gx: usize, gw: usize, gb: usize, rows: i32, c: i32, centered: i32,
 ): void {
+  const one = f32x4.splat(1);
+  const c4 = c & ~3;
   for (let r = 0; r < rows; r++) {
     const xr = at(x, r * c);
     const gr = at(gy, r * c);
     const mu: f32 = centered ? load<f32>(at(mean, r)) : 0;
     const rs = load<f32>(at(rstd, r));
-    let sumG: f32 = 0;
-    let sumGX: f32 = 0;
-    for (let j = 0; j < c; j++) {
+    const mv = f32x4.splat(mu), rv = f32x4.splat(rs);
+    // sums of gh = g w and of gh xh over the row (two vector accumulators each), and the
+    // weight and bias gradients, four columns at a time
+    let sg0 = f32x4.splat(0), sg1 = sg0, sx0 = sg0, sx1 = sg0;
+    let j = 0;
+    for (; j + 8 <= c4; j += 8) {
+      const xa = f32x4.mul(f32x4.sub(v128.load(at(xr, j)), mv), rv), xb = f32x4.mul(f32x4.sub(v128.load(at(xr, j), 16), mv), rv);
+      const ga = v128.load(at(gr, j)), gb8 = v128.load(at(gr, j), 16);
+      const ha = f32x4.mul(ga, w ? v128.load(at(w, j)) : one), hb = f32x4.mul(gb8, w ? v128.load(at(w, j), 16) : one);
+      sg0 = f32x4.add(sg0, ha);
+      sg1 = f32x4.add(sg1, hb);
+      sx0 = f32x4.add(sx0, f32x4.mul(ha, xa));
+      sx1 = f32x4.add(sx1, f32x4.mul(hb, xb));
+      if (gw) {
+        v128.store(at(gw, j), f32x4.add(v128.load(at(gw, j)), f32x4.mul(ga, xa)));
+        v128.store(at(gw, j), f32x4.add(v128.load(at(gw, j), 16), f32x4.mul(gb8, xb)), 16);
+      }
+      if (gb) {
+        v128.store(at(gb, j), f32x4.add(v128.load(at(gb, j)), ga));
+        v128.store(at(gb, j), f32x4.add(v128.load(at(gb, j), 16), gb8), 16);
+      }
+    }
+    for (; j < c4; j += 4) {
+      const xa = f32x4.mul(f32x4.sub(v128.load(at(xr, j)), mv), rv);
+      const ga = v128.load(at(gr, j));
+      const ha = f32x4.mul(ga, w ? v128.load(at(w, j)) : one);
+      sg0 = f32x4.add(sg0, ha);
+      sx0 = f32x4.add(sx0, f32x4.mul(ha, xa));
+      if (gw) v128.store(at(gw, j), f32x4.add(v128.load(at(gw, j)), f32x4.mul(ga, xa)));
+      if (gb) v128.store(at(gb, j), f32x4.add(v128.load(at(gb, j)), ga));
+    }
+    let sumG = hsum(f32x4.add(sg0, sg1));
+    let sumGX = hsum(f32x4.add(sx0, sx1));
+    for (; j < c; j++) {
       const xh = (load<f32>(at(xr, j)) - mu) * rs;
       const g = load<f32>(at(gr, j));
       const gh = w ? g * load<f32>(at(w, j)) : g;
@@ -126,7 +190,14 @@ export function normBackward(
     const mg: f32 = centered ? sumG / <f32>c : 0;
     const mgx = sumGX / <f32>c;
     const xo = at(gx, r * c);
-    for (let j = 0; j < c; j++) {
+    const mgv = f32x4.splat(mg), mgxv = f32x4.splat(mgx);
+    j = 0;
+    for (; j < c4; j += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(at(xr, j)), mv), rv);
+      const gh = f32x4.mul(v128.load(at(gr, j)), w ? v128.load(at(w, j)) : one);
+      v128.store(at(xo, j), f32x4.mul(rv, f32x4.sub(f32x4.sub(gh, mgv), f32x4.mul(xh, mgxv))));
+    }
+    for (; j < c; j++) {
       const xh = (load<f32>(at(xr, j)) - mu) * rs;
       const g = load<f32>(at(gr, j));
       const gh = w ? g * load<f32>(at(w, j)) : g;

@@ -38,7 +38,12 @@
 // @ts-ignore: decorator
 @inline export function expv(x: v128): v128 {
   const xc = f32x4.max(f32x4.min(x, f32x4.splat(89.0)), f32x4.splat(-104.0));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer (ties to even, as nearest()),
+  // and that integer is then also the low bits of the sum, which saves the float -> int
+  // conversion (a saturating trunc is several instructions in wasm)
+  const magic = f32x4.splat(12582912.0);
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), magic);
+  const n = f32x4.sub(t, magic);
   // r = x - n ln2 in two parts (ln2_hi has 9 significant bits, so n * ln2_hi is exact)
   let r = madd(n, f32x4.splat(-0.693359375), xc);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
@@ -50,7 +55,7 @@
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1)));
   // 2^n = 2^h * 2^(n-h), h = n >> 1: each factor a normal float for n in [-150, 129]
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, i32x4.splat(0x4b400000));
   const h = i32x4.shr_s(ni, 1);
   const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);

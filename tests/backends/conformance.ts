@@ -375,7 +375,7 @@ export function conformanceSuite(backend: Backend): void {
           ['swiglu', (x, w) => A.swiglu(A.mul(x, 3), A.mul(x, w))],
         ];
         for (const [name, fn] of cases) {
-          for (const [c, dtype] of [[1, 'float64'], [17, 'float64'], [1000, 'float64'], [17, 'float32'], [1000, 'float32']] as const) {
+          for (const [c, dtype] of [[1, 'float64'], [17, 'float64'], [1000, 'float64'], [13, 'float32'], [17, 'float32'], [1000, 'float32']] as const) {
             const rowsN = 3;
             const run = (): number[][] => {
               const gg = new Generator(c);

@@ -92,3 +92,39 @@ describe('the bandwidth probe (the matvec benchmark\'s yardstick)', () => {
     }
   });
 });
+
+describe('the vector exp (softmax, attention, sigmoid, cross-entropy)', () => {
+  it('is within 2 ulp of the correctly rounded e^x over the whole float range, subnormals and specials included', () => {
+    const f = new Float32Array(1);
+    const bits = new Int32Array(f.buffer);
+    // floats in ulp order: the distance in representable values between two results
+    const order = (v: number): number => {
+      f[0] = v;
+      return bits[0]! < 0 ? -(bits[0]! & 0x7fffffff) : bits[0]!;
+    };
+    const n = 200_003;
+    const xs = new Float32Array(n);
+    for (let i = 0; i < n; i++) xs[i] = -110 + (205 * i) / n; // overflow, normal range, subnormal results, underflow
+    xs.set([0, -0, 88.72283, 88.7229, -87.33654, -103.27893, -104, -150, 1e-30, -1e-30, Infinity, -Infinity, NaN, 0.3465736, 2.5 * Math.LN2]);
+    for (const backend of [threaded, single]) {
+      const prev = getBackend();
+      try {
+        setBackend(backend);
+        const x = tensor(xs).mul(1); // an op's output: resident in the backend's memory, so exp runs in wasm
+        const y = x.exp().toTypedArray();
+        let worst = 0;
+        for (let i = 0; i < n; i++) {
+          const want = Math.fround(Math.exp(xs[i]!));
+          if (Number.isNaN(want)) {
+            assert.ok(Number.isNaN(y[i]!), `${backend.name}: exp(NaN) = ${y[i]}`);
+            continue;
+          }
+          worst = Math.max(worst, Math.abs(order(y[i]!) - order(want)));
+          assert.ok(worst <= 2, `${backend.name}: exp(${xs[i]}) = ${y[i]}, want ${want}`);
+        }
+      } finally {
+        setBackend(prev);
+      }
+    }
+  });
+});
