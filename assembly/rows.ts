@@ -36,44 +36,6 @@ function scaleRow(x: usize, y: usize, c: i32, alpha: f32): void {
   for (; j < c; j++) store<f32>(at(y, j), load<f32>(at(x, j)) * alpha);
 }
 
-export function softmaxForward(x: usize, y: usize, rows: i32, c: i32, log: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const xr = at(x, r * c);
-    const yr = at(y, r * c);
-    if (log) {
-      const lse = rowLse(xr, c);
-      const lv = f32x4.splat(lse);
-      let j = 0;
-      for (; j + 4 <= c; j += 4) v128.store(at(yr, j), f32x4.sub(v128.load(at(xr, j)), lv));
-      for (; j < c; j++) store<f32>(at(yr, j), load<f32>(at(xr, j)) - lse);
-      continue;
-    }
-    const s = expShifted(xr, yr, c, rowMax(xr, c));
-    scaleRow(yr, yr, c, <f32>1 / s);
-  }
-}
-
-export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i32, log: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const yr = at(y, r * c);
-    const gr = at(gy, r * c);
-    const xr = at(gx, r * c);
-    let s: f32 = 0;
-    if (log) {
-      for (let j = 0; j < c; j++) s += load<f32>(at(gr, j));
-      // gx = g - exp(y) * s
-      expShifted(yr, xr, c, 0);
-      const sv = f32x4.splat(s);
-      let j = 0;
-      for (; j + 4 <= c; j += 4) v128.store(at(xr, j), f32x4.sub(v128.load(at(gr, j)), f32x4.mul(v128.load(at(xr, j)), sv)));
-      for (; j < c; j++) store<f32>(at(xr, j), load<f32>(at(gr, j)) - load<f32>(at(xr, j)) * s);
-    } else {
-      for (let j = 0; j < c; j++) s += load<f32>(at(yr, j)) * load<f32>(at(gr, j));
-      for (let j = 0; j < c; j++) store<f32>(at(xr, j), load<f32>(at(yr, j)) * (load<f32>(at(gr, j)) - s));
-    }
-  }
-}
-
 // Sum of (x[j] - mu)^p over c floats, p = 1 or 2: four vector accumulators (sixteen partial
 // sums), so the adds do not wait on one another.
 // @ts-ignore: decorator
@@ -100,6 +62,56 @@ export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i3
     t += square ? d * d : d;
   }
   return t;
+}
+
+export function softmaxForward(x: usize, y: usize, rows: i32, c: i32, log: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = at(x, r * c);
+    const yr = at(y, r * c);
+    if (log) {
+      const lse = rowLse(xr, c);
+      const lv = f32x4.splat(lse);
+      let j = 0;
+      for (; j + 4 <= c; j += 4) v128.store(at(yr, j), f32x4.sub(v128.load(at(xr, j)), lv));
+      for (; j < c; j++) store<f32>(at(yr, j), load<f32>(at(xr, j)) - lse);
+      continue;
+    }
+    const s = expShifted(xr, yr, c, rowMax(xr, c));
+    scaleRow(yr, yr, c, <f32>1 / s);
+  }
+}
+
+export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i32, log: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const yr = at(y, r * c);
+    const gr = at(gy, r * c);
+    const xr = at(gx, r * c);
+    let s: f32 = 0;
+    if (log) {
+      s = rowMoment(gr, c, 0, false);
+      // gx = g - exp(y) * s
+      expShifted(yr, xr, c, 0);
+      const sv = f32x4.splat(s);
+      let j = 0;
+      for (; j + 4 <= c; j += 4) v128.store(at(xr, j), f32x4.sub(v128.load(at(gr, j)), f32x4.mul(v128.load(at(xr, j)), sv)));
+      for (; j < c; j++) store<f32>(at(xr, j), load<f32>(at(gr, j)) - load<f32>(at(xr, j)) * s);
+    } else {
+      // gx = y * (g - sum(y g))
+      let a0 = f32x4.splat(0), a1 = a0;
+      let j = 0;
+      for (; j + 8 <= c; j += 8) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(at(yr, j)), v128.load(at(gr, j))));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(at(yr, j), 16), v128.load(at(gr, j), 16)));
+      }
+      for (; j + 4 <= c; j += 4) a0 = f32x4.add(a0, f32x4.mul(v128.load(at(yr, j)), v128.load(at(gr, j))));
+      s = hsum(f32x4.add(a0, a1));
+      for (; j < c; j++) s += load<f32>(at(yr, j)) * load<f32>(at(gr, j));
+      const sv = f32x4.splat(s);
+      j = 0;
+      for (; j + 4 <= c; j += 4) v128.store(at(xr, j), f32x4.mul(v128.load(at(yr, j)), f32x4.sub(v128.load(at(gr, j)), sv)));
+      for (; j < c; j++) store<f32>(at(xr, j), load<f32>(at(yr, j)) * (load<f32>(at(gr, j)) - s));
+    }
+  }
 }
 
 /** LayerNorm (centered = 1) or RMSNorm (0); w, b may be 0; mean may be 0 for RMSNorm. */
@@ -225,9 +237,7 @@ export function crossEntropyForward(
     if (t < 0 || t >= c) return t;
     let v = (<f32>1 - eps) * (l - load<f32>(at(xr, t)));
     if (eps > 0) {
-      let mean: f32 = 0;
-      for (let j = 0; j < c; j++) mean += load<f32>(at(xr, j));
-      v += eps * (l - mean / <f32>c);
+      v += eps * (l - rowMoment(xr, c, 0, false) / <f32>c);
     }
     store<f32>(at(loss, r), v);
   }
