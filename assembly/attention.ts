@@ -289,8 +289,9 @@ export function attnBackward(
   gq: usize, gk: usize, gv: usize, delta: usize,
   hq: i32, hkv: i32, tq: i32, tk: i32, d: i32, dv: i32, sc: f32, causal: i32, window: i32,
   bias: usize, sb: i32, sh: i32, si: i32, sj: i32,
-  itemStart: i32, itemEnd: i32,
+  itemStart: i32, itemEnd: i32, work: usize,
 ): void {
+  const s = work; // BC scores, then their probabilities
   const group = hq / hkv;
   const offs = tk - tq;
   for (let item = itemStart; item < itemEnd; item++) {
@@ -313,17 +314,27 @@ export function attnBackward(
         const biasRow = bias + (<usize>(b * sb + h * sh + i * si) << 2);
         const pos = i + offs;
         const j1 = keyEnd(pos, tk, causal, window);
-        for (let j = keyStart(pos, window); j < j1; j++) {
-          const kj = kb + (<usize>(j * d) << 2);
-          const vj = vb + (<usize>(j * dv) << 2);
-          let x = dot(qi, kj, d) * sc;
-          if (bias) x += load<f32>(biasRow + (<usize>(j * sj) << 2));
-          const p = Mathf.exp(x - li);
-          if (p == 0) continue;
-          axpy(gvb + (<usize>(j * dv) << 2), doi, p, dv);
-          const ds = p * (dot(doi, vj, dv) - di) * sc;
-          axpy(gqi, kj, ds, d);
-          axpy(gkb + (<usize>(j * d) << 2), qi, ds, d);
+        // a block of keys at a time: the scores as the forward computed them (blockScores),
+        // then p = exp(s - lse) four at a time
+        const lv = f32x4.splat(li);
+        for (let jb = keyStart(pos, window); jb < j1; jb += BC) {
+          const je = min(jb + BC, j1);
+          const nb = je - jb;
+          blockScores(qi, kb, d, jb, je, sc, bias, biasRow, sj, s);
+          let t = 0;
+          for (; t + 4 <= nb; t += 4) v128.store(s + (<usize>t << 2), expv(f32x4.sub(v128.load(s + (<usize>t << 2)), lv)));
+          for (; t < nb; t++) store<f32>(s + (<usize>t << 2), f32x4.extract_lane(expv(f32x4.splat(load<f32>(s + (<usize>t << 2)) - li)), 0));
+          for (t = 0; t < nb; t++) {
+            const p = load<f32>(s + (<usize>t << 2));
+            if (p == 0) continue;
+            const j = jb + t;
+            const kj = kb + (<usize>(j * d) << 2);
+            const vj = vb + (<usize>(j * dv) << 2);
+            axpy(gvb + (<usize>(j * dv) << 2), doi, p, dv);
+            const ds = p * (dot(doi, vj, dv) - di) * sc;
+            axpy(gqi, kj, ds, d);
+            axpy(gkb + (<usize>(j * d) << 2), qi, ds, d);
+          }
         }
       }
     }

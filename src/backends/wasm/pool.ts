@@ -214,7 +214,7 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
     }
     case JOB_ATTN_BWD: {
       if (s < end) {
-        e.attnBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15), f(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), s, end);
+        e.attnBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15), f(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), s, end, rt.workPointer(t));
       }
       break;
     }

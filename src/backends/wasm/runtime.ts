@@ -66,7 +66,7 @@ export interface KernelExports {
     q: number, k: number, v: number, out: number, lse: number, gout: number, gq: number, gk: number, gv: number,
     delta: number, hq: number, hkv: number, tq: number, tk: number, d: number, dv: number, scale: number,
     causal: number, window: number, bias: number, sb: number, sh: number, si: number, sj: number,
-    itemStart: number, itemEnd: number,
+    itemStart: number, itemEnd: number, work: number,
   ): void;
   matvec(
     x: number, w: number, scales: number, y: number, m: number, n: number, k: number, kind: number, blockSize: number,
