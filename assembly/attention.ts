@@ -282,7 +282,8 @@ export function attnForward(
 /**
  * Backward for work items [itemStart, itemEnd); item = (b, hk): one KV head and the query heads
  * that read it, so no two threads write the same dK/dV/dQ rows. Recomputes p = exp(s - lse).
- * gq, gk, gv must be zeroed by the caller; delta[B*Hq*Tq] is scratch for rowsum(dO * O).
+ * gq, gk, gv must be zeroed by the caller; delta[B*Hq*Tq] is scratch for rowsum(dO * O);
+ * work: the thread's buffer, BC floats (a block's scores, then probabilities).
  */
 export function attnBackward(
   q: usize, k: usize, v: usize, out: usize, lse: usize, gout: usize,

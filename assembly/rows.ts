@@ -118,7 +118,7 @@ export function softmaxBackward(y: usize, gy: usize, gx: usize, rows: i32, c: i3
 export function normForward(
   x: usize, w: usize, b: usize, y: usize, mean: usize, rstd: usize, rows: i32, c: i32, eps: f32, centered: i32,
 ): void {
-  const one = f32x4.splat(1), zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
   for (let r = 0; r < rows; r++) {
     const xr = at(x, r * c);
     const yr = at(y, r * c);
@@ -134,7 +134,7 @@ export function normForward(
     for (; j + 4 <= c; j += 4) {
       let t = f32x4.mul(f32x4.sub(v128.load(at(xr, j)), mv), rv);
       t = f32x4.mul(t, w ? v128.load(at(w, j)) : one);
-      if (b) t = f32x4.add(t, b ? v128.load(at(b, j)) : zero);
+      if (b) t = f32x4.add(t, v128.load(at(b, j)));
       v128.store(at(yr, j), t);
     }
     for (; j < c; j++) {
