@@ -174,76 +174,69 @@ export function prepareHalfAct(x: usize, out: usize, rows: i32, k: i32, bf16: bo
   return bf16 || !v128.any_true(bad) ? 1 : 0;
 }
 
-// Set by dotHalfFast: whether the f16 row it read had an Inf/NaN weight (exponent 31).
+// Set by dotHalfFastQuad: whether an f16 row it read had an Inf/NaN weight (exponent 31).
 let halfSpecial = false;
 
-function dotHalfFast(w: usize, xh: usize, k0: i32, k1: i32, bf16: bool): v128 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  const high = i32x4.splat(0xffff0000);
-  const bits = i32x4.splat(0x8fffe000);
-  const expMask = i16x8.splat(0x7c00);
-  let ex = i16x8.splat(0);
-  for (let k = k0; k < k1; k += 16) {
-    const h0 = v128.load(w + (<usize>k << 1));
-    const h1 = v128.load(w + (<usize>k << 1), 16);
-    const xp = xh + (<usize>k << 2);
-    if (bf16) {
-      a0 = madd(i32x4.shl(h0, 16), v128.load(xp), a0);
-      a1 = madd(v128.and(h0, high), v128.load(xp, 16), a1);
-      a2 = madd(i32x4.shl(h1, 16), v128.load(xp, 32), a2);
-      a3 = madd(v128.and(h1, high), v128.load(xp, 48), a3);
-    } else {
-      ex = i16x8.max_u(ex, i16x8.max_u(v128.and(h0, expMask), v128.and(h1, expMask)));
-      a0 = madd(v128.and(i32x4.shr_s(i32x4.shl(h0, 16), 3), bits), v128.load(xp), a0);
-      a1 = madd(v128.and(i32x4.shr_s(h0, 3), bits), v128.load(xp, 16), a1);
-      a2 = madd(v128.and(i32x4.shr_s(i32x4.shl(h1, 16), 3), bits), v128.load(xp, 32), a2);
-      a3 = madd(v128.and(i32x4.shr_s(h1, 3), bits), v128.load(xp, 48), a3);
-    }
-  }
-  if (!bf16) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
-  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
-}
-
-// dotHalfFast over rows w0 and w1 at once (each x load serves both), the sums stored to y0 and y1;
-// halfSpecial: whether either row had an Inf/NaN weight.
+// The fast half path over rows w0..w3 at once (each x load serves all four, and memory is read
+// as four sequential streams), the sums stored to y[r0..r3]; halfSpecial: whether any of the
+// rows had an Inf/NaN weight. A load 2 bytes early puts the even elements in the upper halves
+// of the lanes (the odd ones are there in the aligned load), so the conversion needs no left
+// shift: f16 (v >>s 3) & 0x8fffe000 (the lower half shifts out of the mask), bf16 v & 0xffff0000.
+// The early load reads the 2 bytes before the row, which are in memory (a row never starts at 0).
 // @ts-ignore: decorator
-@inline function dotHalfFastPair(w0: usize, w1: usize, xh: usize, k1: i32, bf16: bool, y0: usize, y1: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-  const high = i32x4.splat(0xffff0000);
-  const bits = i32x4.splat(0x8fffe000);
+@inline function dotHalfFastQuad(w0: usize, w1: usize, w2: usize, w3: usize, xh: usize, k1: i32, bf16: bool, y: usize, r0: i32, r1: i32, r2: i32, r3: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  const mask = i32x4.splat(bf16 ? 0xffff0000 : 0x8fffe000);
   const expMask = i16x8.splat(0x7c00);
   let ex = i16x8.splat(0);
   for (let k = 0; k < k1; k += 16) {
     const o = <usize>k << 1;
-    const g0 = v128.load(w0 + o), g1 = v128.load(w0 + o, 16);
-    const h0 = v128.load(w1 + o), h1 = v128.load(w1 + o, 16);
     const xp = xh + (<usize>k << 2);
-    const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-    if (bf16) {
-      a0 = madd(i32x4.shl(g0, 16), x0, a0);
-      a1 = madd(v128.and(g0, high), x1, a1);
-      a2 = madd(i32x4.shl(g1, 16), x2, a2);
-      a3 = madd(v128.and(g1, high), x3, a3);
-      b0 = madd(i32x4.shl(h0, 16), x0, b0);
-      b1 = madd(v128.and(h0, high), x1, b1);
-      b2 = madd(i32x4.shl(h1, 16), x2, b2);
-      b3 = madd(v128.and(h1, high), x3, b3);
-    } else {
-      ex = i16x8.max_u(ex, i16x8.max_u(i16x8.max_u(v128.and(g0, expMask), v128.and(g1, expMask)), i16x8.max_u(v128.and(h0, expMask), v128.and(h1, expMask))));
-      a0 = madd(v128.and(i32x4.shr_s(i32x4.shl(g0, 16), 3), bits), x0, a0);
-      a1 = madd(v128.and(i32x4.shr_s(g0, 3), bits), x1, a1);
-      a2 = madd(v128.and(i32x4.shr_s(i32x4.shl(g1, 16), 3), bits), x2, a2);
-      a3 = madd(v128.and(i32x4.shr_s(g1, 3), bits), x3, a3);
-      b0 = madd(v128.and(i32x4.shr_s(i32x4.shl(h0, 16), 3), bits), x0, b0);
-      b1 = madd(v128.and(i32x4.shr_s(h0, 3), bits), x1, b1);
-      b2 = madd(v128.and(i32x4.shr_s(i32x4.shl(h1, 16), 3), bits), x2, b2);
-      b3 = madd(v128.and(i32x4.shr_s(h1, 3), bits), x3, b3);
+    // even elements (early loads) times x0,2,..; odd ones (aligned loads, which also feed the
+    // Inf/NaN check) times x1,3,..
+    const g0 = v128.load(w0 + o), g1 = v128.load(w1 + o), g2 = v128.load(w2 + o), g3 = v128.load(w3 + o);
+    const h0 = v128.load(w0 + o, 16), h1 = v128.load(w1 + o, 16), h2 = v128.load(w2 + o, 16), h3 = v128.load(w3 + o, 16);
+    let xv = v128.load(xp);
+    a0 = madd(halfHigh(v128.load(w0 + o - 2), mask, bf16), xv, a0);
+    b0 = madd(halfHigh(v128.load(w1 + o - 2), mask, bf16), xv, b0);
+    c0 = madd(halfHigh(v128.load(w2 + o - 2), mask, bf16), xv, c0);
+    d0 = madd(halfHigh(v128.load(w3 + o - 2), mask, bf16), xv, d0);
+    xv = v128.load(xp, 16);
+    a1 = madd(halfHigh(g0, mask, bf16), xv, a1);
+    b1 = madd(halfHigh(g1, mask, bf16), xv, b1);
+    c1 = madd(halfHigh(g2, mask, bf16), xv, c1);
+    d1 = madd(halfHigh(g3, mask, bf16), xv, d1);
+    xv = v128.load(xp, 32);
+    a0 = madd(halfHigh(v128.load(w0 + o, 14), mask, bf16), xv, a0);
+    b0 = madd(halfHigh(v128.load(w1 + o, 14), mask, bf16), xv, b0);
+    c0 = madd(halfHigh(v128.load(w2 + o, 14), mask, bf16), xv, c0);
+    d0 = madd(halfHigh(v128.load(w3 + o, 14), mask, bf16), xv, d0);
+    xv = v128.load(xp, 48);
+    a1 = madd(halfHigh(h0, mask, bf16), xv, a1);
+    b1 = madd(halfHigh(h1, mask, bf16), xv, b1);
+    c1 = madd(halfHigh(h2, mask, bf16), xv, c1);
+    d1 = madd(halfHigh(h3, mask, bf16), xv, d1);
+    if (!bf16) {
+      const e0 = i16x8.max_u(v128.and(g0, expMask), v128.and(h0, expMask));
+      const e1 = i16x8.max_u(v128.and(g1, expMask), v128.and(h1, expMask));
+      const e2 = i16x8.max_u(v128.and(g2, expMask), v128.and(h2, expMask));
+      const e3 = i16x8.max_u(v128.and(g3, expMask), v128.and(h3, expMask));
+      ex = i16x8.max_u(ex, i16x8.max_u(i16x8.max_u(e0, e1), i16x8.max_u(e2, e3)));
     }
   }
-  if (!bf16) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
-  store<f32>(y0, hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
-  store<f32>(y1, hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))));
+  halfSpecial = !bf16 && v128.any_true(i16x8.eq(ex, expMask));
+  // stored last to first: a repeated row (past the end) writes the same value as the first
+  store<f32>(y + (<usize>r3 << 2), hsum(f32x4.add(d0, d1)));
+  store<f32>(y + (<usize>r2 << 2), hsum(f32x4.add(c0, c1)));
+  store<f32>(y + (<usize>r1 << 2), hsum(f32x4.add(b0, b1)));
+  store<f32>(y + (<usize>r0 << 2), hsum(f32x4.add(a0, a1)));
+}
+
+// The half in the upper 16 bits of each lane, on the fast path's scale (see above).
+// @ts-ignore: decorator
+@inline function halfHigh(v: v128, mask: v128, bf16: bool): v128 {
+  return bf16 ? v128.and(v, mask) : v128.and(i32x4.shr_s(v, 3), mask);
 }
 
 // @ts-ignore: decorator
@@ -481,28 +474,35 @@ export function matvec(
     return;
   }
   if (xh != 0 && (kind == W_F16 || kind == W_BF16)) {
-    // half weights on the fast path: two rows per pass from the two halves of the range, as
-    // matvecQ8: each x load serves both, and memory is read as two long sequential streams
-    const half = (rowEnd - rowStart + 1) >> 1;
-    for (let r = rowStart; r < rowStart + half; r++) {
-      const r1 = r + half < rowEnd ? r + half : r;
+    // half weights on the fast path: four rows per pass from the four quarters of the range, as
+    // the f32 path; rows past the end repeat the first of the pass
+    const quarter = (rowEnd - rowStart + 3) >> 2;
+    for (let r = rowStart; r < rowStart + quarter; r++) {
+      const r1 = r + quarter < rowEnd ? r + quarter : r;
+      const r2 = r + 2 * quarter < rowEnd ? r + 2 * quarter : r;
+      const r3 = r + 3 * quarter < rowEnd ? r + 3 * quarter : r;
       const w0 = w + <usize>r * rowBytes, w1 = w + <usize>r1 * rowBytes;
+      const w2 = w + <usize>r2 * rowBytes, w3 = w + <usize>r3 * rowBytes;
       for (let mi = 0; mi < m; mi++) {
         const xr = x + (<usize>(mi * k) << 2);
         const yr = y + (<usize>(mi * n) << 2);
-        const y0 = yr + (<usize>r << 2), y1 = yr + (<usize>r1 << 2);
-        if (kind == W_BF16) dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, true, y0, y1);
+        const xhr = xh + (<usize>(mi * k) << 2);
+        if (kind == W_BF16) dotHalfFastQuad(w0, w1, w2, w3, xhr, vEnd, true, yr, r, r1, r2, r3);
         else {
-          dotHalfFastPair(w0, w1, xh + (<usize>(mi * k) << 2), vEnd, false, y0, y1);
+          dotHalfFastQuad(w0, w1, w2, w3, xhr, vEnd, false, yr, r, r1, r2, r3);
           if (halfSpecial) {
-            // an Inf/NaN weight in one of the rows: both again on the exact path
-            store<f32>(y0, hsum(dotHalf(w0, xr, 0, vEnd, false)));
-            store<f32>(y1, hsum(dotHalf(w1, xr, 0, vEnd, false)));
+            // an Inf/NaN weight in one of the rows: all four again on the exact path
+            store<f32>(yr + (<usize>r3 << 2), hsum(dotHalf(w3, xr, 0, vEnd, false)));
+            store<f32>(yr + (<usize>r2 << 2), hsum(dotHalf(w2, xr, 0, vEnd, false)));
+            store<f32>(yr + (<usize>r1 << 2), hsum(dotHalf(w1, xr, 0, vEnd, false)));
+            store<f32>(yr + (<usize>r << 2), hsum(dotHalf(w0, xr, 0, vEnd, false)));
           }
         }
         if (vEnd < k) {
-          store<f32>(y0, load<f32>(y0) + scalarTail(w0, xr, vEnd, k, kind));
-          if (r1 != r) store<f32>(y1, load<f32>(y1) + scalarTail(w1, xr, vEnd, k, kind));
+          store<f32>(yr + (<usize>r << 2), load<f32>(yr + (<usize>r << 2)) + scalarTail(w0, xr, vEnd, k, kind));
+          if (r1 != r) store<f32>(yr + (<usize>r1 << 2), load<f32>(yr + (<usize>r1 << 2)) + scalarTail(w1, xr, vEnd, k, kind));
+          if (r2 != r) store<f32>(yr + (<usize>r2 << 2), load<f32>(yr + (<usize>r2 << 2)) + scalarTail(w2, xr, vEnd, k, kind));
+          if (r3 != r) store<f32>(yr + (<usize>r3 << 2), load<f32>(yr + (<usize>r3 << 2)) + scalarTail(w3, xr, vEnd, k, kind));
         }
       }
     }
@@ -542,11 +542,6 @@ export function matvec(
       let total: f32 = 0;
       if (quant) {
         total = dotQuantRow(wr, sr, xr, k, kind, blockSize);
-      } else if (xh != 0 && (kind == W_F16 || kind == W_BF16)) {
-        const bf16 = kind == W_BF16;
-        let v = bf16 ? dotHalfFast(wr, xh + (<usize>(mi * k) << 2), 0, vEnd, true) : dotHalfFast(wr, xh + (<usize>(mi * k) << 2), 0, vEnd, false);
-        if (!bf16 && halfSpecial) v = dotHalf(wr, xr, 0, vEnd, false);
-        total = hsum(v) + scalarTail(wr, xr, vEnd, k, kind);
       } else {
         total = hsum(dotRange(wr, xr, 0, vEnd, kind)) + scalarTail(wr, xr, vEnd, k, kind);
       }
