@@ -26,6 +26,7 @@ import {
   quantizedTensor, storageLength, type Tensor, type TypedArray,
 } from '../tensor/index.js';
 import type { TensorSource } from './safetensors.js';
+import { isByteSource, memorySource, parseGrowingPrefix, PrefixTooShort, type ByteSource } from './byte-source.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
@@ -159,7 +160,8 @@ class Reader {
   pos = 0;
   private readonly dv: DataView;
 
-  constructor(private readonly bytes: Uint8Array, private readonly source: string) {
+  /** `bytes`: the file, or a prefix of its first bytes when `fileLength` is larger. */
+  constructor(private readonly bytes: Uint8Array, private readonly source: string, private readonly fileLength: number) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -168,7 +170,8 @@ class Reader {
   }
 
   need(n: number, what: string): void {
-    if (this.pos + n > this.bytes.length) this.fail(`truncated: ${what} needs ${n} bytes, ${this.bytes.length - this.pos} left`);
+    if (this.pos + n > this.fileLength) this.fail(`truncated: ${what} needs ${n} bytes, ${this.fileLength - this.pos} left`);
+    if (this.pos + n > this.bytes.length) throw new PrefixTooShort();
   }
 
   u32(what: string): number {
@@ -188,7 +191,7 @@ class Reader {
   /** A u64 count or size that must fit a JS number and the bytes left (each item >= minBytes). */
   count(what: string, minBytes: number): number {
     const v = this.u64(what);
-    if (v > BigInt(Math.floor((this.bytes.length - this.pos) / Math.max(minBytes, 1)))) {
+    if (v > BigInt(Math.floor((this.fileLength - this.pos) / Math.max(minBytes, 1)))) {
       this.fail(`${what} ${v} is larger than the rest of the file allows`);
     }
     return Number(v);
@@ -254,10 +257,14 @@ class Reader {
   }
 }
 
-/** Parses and validates everything but the tensor data: header, metadata, tensor infos, layout. */
-export function parseGgufHeader(bytes: Uint8Array, source = 'gguf'): GgufHeader {
-  const r = new Reader(bytes, source);
-  if (bytes.length < 24) r.fail(`file is ${bytes.length} bytes, shorter than the 24-byte GGUF header`);
+/**
+ * Parses and validates everything but the tensor data: header, metadata, tensor infos, layout.
+ * `bytes` is the whole file, or its first bytes when `fileLength` says the file is longer (then
+ * PrefixTooShort is thrown if the header runs past them).
+ */
+export function parseGgufHeader(bytes: Uint8Array, source = 'gguf', fileLength = bytes.length): GgufHeader {
+  const r = new Reader(bytes, source, fileLength);
+  if (fileLength < 24) r.fail(`file is ${fileLength} bytes, shorter than the 24-byte GGUF header`);
   const magic = r.u32('magic');
   if (magic !== GGUF_MAGIC) {
     const text = String.fromCharCode(...bytes.subarray(0, 4)).replace(/[^\x20-\x7e]/g, '?');
@@ -311,7 +318,7 @@ export function parseGgufHeader(bytes: Uint8Array, source = 'gguf'): GgufHeader 
     tensors.push({ name, shape, type, typeName: info.name, offset, nbytes: (elements / info.blockSize) * info.typeSize });
   }
   const dataStart = Math.ceil(r.pos / alignment) * alignment;
-  const dataBytes = bytes.length - dataStart;
+  const dataBytes = fileLength - dataStart;
   const byOffset = [...tensors].sort((x, y) => x.offset - y.offset);
   for (let i = 0; i < byOffset.length; i++) {
     const t = byOffset[i]!;
@@ -332,9 +339,11 @@ export interface GgufGetOptions {
 }
 
 /**
- * A parsed GGUF file over its bytes. `get(name)` makes a tensor: F32 viewed in place when aligned
- * (the tensor must not be modified), F16 / BF16 in their storage dtypes, Q8_0 as int8 and Q4_0
- * as int4 with block scales (the f16 scales widened to float32, the values unchanged).
+ * A parsed GGUF file over its bytes (a buffer, or a ByteSource such as a file read a tensor at a
+ * time). `get(name)` makes a tensor: F32 viewed in place when aligned (over a buffer the tensor
+ * must not be modified; from a file each tensor has its own copy), F16 / BF16 in their storage
+ * dtypes, Q8_0 as int8 and Q4_0 as int4 with block scales (the f16 scales widened to float32,
+ * the values unchanged).
  */
 export class GgufFile implements TensorSource {
   readonly version: number;
@@ -342,10 +351,17 @@ export class GgufFile implements TensorSource {
   readonly tensorInfos: readonly GgufTensorInfo[];
   readonly alignment: number;
   readonly dataStart: number;
+  /** Size of the file in bytes. */
+  readonly byteLength: number;
   private readonly byName: Map<string, GgufTensorInfo>;
+  private readonly src: ByteSource;
 
-  constructor(readonly bytes: Uint8Array, readonly source = 'gguf') {
-    const h = parseGgufHeader(bytes, source);
+  constructor(bytes: Uint8Array | ByteSource, readonly source = 'gguf') {
+    const src = isByteSource(bytes) ? bytes : memorySource(bytes);
+    // the header (metadata holds the whole vocabulary: megabytes) from a growing prefix
+    const h = parseGrowingPrefix(src, 1 << 20, (prefix) => parseGgufHeader(prefix, source, src.byteLength));
+    this.src = src;
+    this.byteLength = src.byteLength;
     this.version = h.version;
     this.metadata = h.metadata;
     this.tensorInfos = h.tensors;
@@ -381,28 +397,35 @@ export class GgufFile implements TensorSource {
     return v === undefined ? undefined : plainValue(v);
   }
 
+  /** The stored bytes of tensor `name` (over a buffer a view, from a file a copy). */
+  tensorBytes(name: string): Uint8Array {
+    const info = this.info(name);
+    return this.src.read(this.dataStart + info.offset, info.nbytes);
+  }
+
   get(name: string, opts: GgufGetOptions = {}): Tensor {
     const info = this.info(name);
     if (!LITTLE_ENDIAN) fail(this.source, `tensor '${name}': big-endian hosts are not supported`);
-    const start = this.bytes.byteOffset + this.dataStart + info.offset;
+    const bytes = this.tensorBytes(name);
+    const start = bytes.byteOffset;
     const count = info.shape.reduce((a, b) => a * b, 1);
-    const raw = (): ArrayBuffer => this.bytes.buffer.slice(start, start + info.nbytes) as ArrayBuffer;
+    const raw = (): ArrayBuffer => bytes.slice().buffer;
     let t: Tensor;
     switch (info.typeName) {
       case 'F32': {
-        const data = start % 4 === 0 ? new Float32Array(this.bytes.buffer, start, count) : new Float32Array(raw());
+        const data = start % 4 === 0 ? new Float32Array(bytes.buffer, start, count) : new Float32Array(raw());
         t = fromTypedArray(data, info.shape, { dtype: 'float32' });
         break;
       }
       case 'F16':
       case 'BF16': {
-        const data = start % 2 === 0 ? new Uint16Array(this.bytes.buffer, start, count) : new Uint16Array(raw());
+        const data = start % 2 === 0 ? new Uint16Array(bytes.buffer, start, count) : new Uint16Array(raw());
         t = fromTypedArray(data, info.shape, { dtype: info.typeName === 'F16' ? 'float16' : 'bfloat16' });
         break;
       }
       case 'Q8_0':
       case 'Q4_0':
-        t = this.blocks(info, start, count);
+        t = this.blocks(info, bytes, count);
         break;
       default:
         return fail(this.source, `tensor '${name}' has ggml type ${info.typeName}, which attn does not read (F32, F16, BF16, Q8_0, Q4_0)`);
@@ -411,11 +434,10 @@ export class GgufFile implements TensorSource {
   }
 
   /** Q8_0 / Q4_0 blocks split into values and float32 scales. */
-  private blocks(info: GgufTensorInfo, start: number, count: number): Tensor {
+  private blocks(info: GgufTensorInfo, src: Uint8Array, count: number): Tensor {
     const q8 = info.typeName === 'Q8_0';
     const typeSize = q8 ? 34 : 18;
     const nBlocks = count / 32;
-    const src = new Uint8Array(this.bytes.buffer, start, info.nbytes);
     const scales = new Float32Array(nBlocks);
     const values = q8 ? new Int8Array(count) : new Uint8Array(storageLength('int4', count));
     const bytesOut = new Uint8Array(values.buffer);

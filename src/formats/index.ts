@@ -4,4 +4,6 @@ export * from './safetensors-node.js';
 export * from './hf-folder.js';
 export * from './gguf.js';
 export * from './gguf-node.js';
+export * from './byte-source.js';
+export { fileSource } from './file-source-node.js';
 export { writeFileAtomic } from './atomic-file-node.js';

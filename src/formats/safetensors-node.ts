@@ -1,20 +1,21 @@
 /**
- * safetensors files on disk (Node): read one file, read a sharded checkpoint through its
+ * safetensors files on disk (Node): open one file (the header parsed up front, each tensor read
+ * when asked for, so files larger than one buffer open), read a sharded checkpoint through its
  * `model.safetensors.index.json`, and write atomically (temporary file + rename, so a crash
  * never leaves a half-written checkpoint under the final name).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './atomic-file-node.js';
+import { fileSource } from './file-source-node.js';
 import type { Tensor } from '../tensor/index.js';
 import {
   parseSafetensorsIndex, serializeSafetensors, SafetensorsFile, ShardedSafetensors, type SerializeOptions,
 } from './safetensors.js';
 
-/** Reads a .safetensors file into one buffer and parses its header; tensors view that buffer. */
+/** Opens a .safetensors file and parses its header; `get` reads a tensor's bytes from the file. */
 export function readSafetensors(path: string): SafetensorsFile {
-  const buf = readFileSync(path);
-  return new SafetensorsFile(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+  return new SafetensorsFile(fileSource(path, 'readSafetensors'), path);
 }
 
 /** Opens a sharded checkpoint from its index file; shards are read on first use. */

@@ -15,6 +15,7 @@ import {
   fail, formatShape, fromTypedArray, bytesPerElement, isComputeDType, newTypedArray,
   type DType, type Tensor, type TypedArray,
 } from '../tensor/index.js';
+import { isByteSource, memorySource, parseGrowingPrefix, PrefixTooShort, type ByteSource } from './byte-source.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'BOOL';
 
@@ -71,14 +72,16 @@ function isNonNegativeInt(v: unknown): v is number {
  * `__metadata__`, each entry's dtype, shape and offsets, and that the entries tile the data
  * buffer exactly (contiguous, in bounds, non-overlapping, nothing left over).
  */
-export function parseSafetensorsHeader(bytes: Uint8Array, source = 'safetensors'): SafetensorsHeader {
+export function parseSafetensorsHeader(bytes: Uint8Array, source = 'safetensors', fileLength = bytes.byteLength): SafetensorsHeader {
   const op = source;
-  if (bytes.byteLength < 8) fail(op, `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  if (fileLength < 8) fail(op, `file is ${fileLength} bytes, shorter than the 8-byte header length`);
+  if (bytes.byteLength < 8) throw new PrefixTooShort();
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER_BYTES)) fail(op, `header length ${n64} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   const n = Number(n64);
-  if (8 + n > bytes.byteLength) fail(op, `header length ${n} runs past the end of the file (${bytes.byteLength} bytes)`);
+  if (8 + n > fileLength) fail(op, `header length ${n} runs past the end of the file (${fileLength} bytes)`);
+  if (8 + n > bytes.byteLength) throw new PrefixTooShort();
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
@@ -87,7 +90,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, source = 'safetensors'
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(op, 'header must be a JSON object');
   const dataStart = 8 + n;
-  const dataLength = bytes.byteLength - dataStart;
+  const dataLength = fileLength - dataStart;
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
@@ -145,15 +148,24 @@ function viewAs(dtype: SafetensorsDType, buffer: ArrayBufferLike, byteOffset: nu
   }
 }
 
-/** A parsed safetensors buffer; tensors are materialised on `get`. */
+/** A parsed safetensors buffer or file (a ByteSource); tensors are materialised on `get`. */
 export class SafetensorsFile implements TensorSource {
   readonly metadata: Readonly<Record<string, string>>;
+  /** Size of the file in bytes. */
+  readonly byteLength: number;
   private readonly byName: Map<string, SafetensorsEntry>;
   private readonly dataStart: number;
+  private readonly src: ByteSource;
 
-  /** Parses the header of `bytes` (which it keeps, without copying). `source` names the file in errors. */
-  constructor(readonly bytes: Uint8Array, readonly source = 'safetensors') {
-    const header = parseSafetensorsHeader(bytes, source);
+  /**
+   * Parses the header of `bytes` (a buffer, which it keeps without copying, or a ByteSource
+   * such as a file, whose tensors are read when asked for). `source` names the file in errors.
+   */
+  constructor(bytes: Uint8Array | ByteSource, readonly source = 'safetensors') {
+    const src = isByteSource(bytes) ? bytes : memorySource(bytes);
+    const header = parseGrowingPrefix(src, 1 << 16, (prefix) => parseSafetensorsHeader(prefix, source, src.byteLength));
+    this.src = src;
+    this.byteLength = src.byteLength;
     this.metadata = header.metadata;
     this.dataStart = header.dataStart;
     this.byName = new Map(header.entries.map((e) => [e.name, e]));
@@ -175,30 +187,29 @@ export class SafetensorsFile implements TensorSource {
 
   /**
    * The tensor `name`, with its stored dtype (F16 -> float16, BF16 -> bfloat16, I64 -> int32).
-   * Aligned data is viewed in place (no copy; the tensor must not be modified); unaligned data
-   * is copied.
+   * Over a buffer, aligned data is viewed in place (no copy; the tensor must not be modified)
+   * and unaligned data is copied; from a file every tensor is read into its own buffer.
    */
   get(name: string): Tensor {
     const e = this.entry(name);
     const [begin, end] = e.dataOffsets;
-    const start = this.bytes.byteOffset + this.dataStart + begin;
+    const bytes = this.src.read(this.dataStart + begin, end - begin);
+    const start = bytes.byteOffset;
     const count = e.shape.reduce((a, b) => a * b, 1);
     const size = SAFETENSORS_DTYPE_SIZE[e.dtype];
-    if (e.dtype === 'I64') return fromTypedArray(this.readInt64(e, start, count), e.shape, { dtype: 'int32' });
+    if (e.dtype === 'I64') return fromTypedArray(this.readInt64(e, bytes, count), e.shape, { dtype: 'int32' });
     let data: TypedArray;
     if (start % size === 0 && LITTLE_ENDIAN) {
-      data = viewAs(e.dtype, this.bytes.buffer, start, count);
+      data = viewAs(e.dtype, bytes.buffer, start, count);
     } else {
-      const copy = new Uint8Array(end - begin);
-      copy.set(this.bytes.subarray(this.dataStart + begin, this.dataStart + end));
       if (!LITTLE_ENDIAN) fail(this.source, `tensor '${name}': big-endian hosts are not supported`);
-      data = viewAs(e.dtype, copy.buffer, 0, count);
+      data = viewAs(e.dtype, bytes.slice().buffer, 0, count);
     }
     return fromTypedArray(data, e.shape, { dtype: TO_ATTN[e.dtype] });
   }
 
-  private readInt64(e: SafetensorsEntry, start: number, count: number): Int32Array {
-    const dv = new DataView(this.bytes.buffer, start, count * 8);
+  private readInt64(e: SafetensorsEntry, bytes: Uint8Array, count: number): Int32Array {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 8);
     const out = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       const v = dv.getBigInt64(i * 8, true);

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -48,6 +48,57 @@ const info = (name: string, dims: number[], type: number, offset: number): Uint8
   Uint8Array.from([...str(name), ...u32b(dims.length), ...dims.flatMap((d) => [...u32b(d), 0, 0, 0, 0]), ...u32b(type), ...u32b(offset), 0, 0, 0, 0]);
 
 describe('GGUF reader', () => {
+  it('opens a file larger than 2 GiB (one Node buffer) and reads a tensor beyond 2 GiB', () => {
+    // a sparse file: 'big' (2.2 GB of zeros, never written) then 'small' at data offset 2.2e9
+    const big = 550_000_000;
+    const header = handMade({ infos: [info('big', [big], 0, 0), info('small', [8], 0, big * 4)] });
+    const dir = mkdtempSync(join(tmpdir(), 'attn-gguf-big-'));
+    try {
+      const path = join(dir, 'big.gguf');
+      const small = Float32Array.from([1.5, -2, 3.25, 0, 1e-3, 7, -8, 65504]);
+      const fd = openSync(path, 'w');
+      try {
+        writeSync(fd, header, 0, header.length, 0);
+        writeSync(fd, new Uint8Array(small.buffer), 0, 32, header.length + big * 4);
+      } finally {
+        closeSync(fd);
+      }
+      assert.ok(statSync(path).size > 2 ** 31);
+      const file = readGguf(path);
+      assert.equal(file.byteLength, header.length + big * 4 + 32);
+      assert.deepEqual(file.keys(), ['big', 'small']);
+      assert.deepEqual(Array.from(file.get('small').toTypedArray()), Array.from(small));
+      assert.deepEqual(Array.from(file.tensorBytes('small')), Array.from(new Uint8Array(small.buffer)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses a header longer than the first read (metadata of several MiB) from a file', () => {
+    const words = Array.from({ length: 200_000 }, (_, i) => `token-${i}-${'x'.repeat(i % 13)}`);
+    const bytes = serializeGguf({ metadata: [['general.architecture', gguf.str('llama')], ['tokens', gguf.strings(words)]], tensors: [['t', tensor([1, 2, 3, 4])]] });
+    assert.ok(bytes.length > 3 * (1 << 20), 'the header should outgrow the first 1 MiB read twice');
+    const dir = mkdtempSync(join(tmpdir(), 'attn-gguf-meta-'));
+    try {
+      const path = join(dir, 'meta.gguf');
+      writeGguf(path, { metadata: [['general.architecture', gguf.str('llama')], ['tokens', gguf.strings(words)]], tensors: [['t', tensor([1, 2, 3, 4])]] });
+      const file = readGguf(path);
+      assert.deepEqual(file.value('tokens'), words);
+      assert.deepEqual(file.get('t').toArray(), [1, 2, 3, 4]);
+      // cut inside the metadata: the error names the item and the file's end, not the prefix's
+      const cut = join(dir, 'cut.gguf');
+      const fd = openSync(cut, 'w');
+      try {
+        writeSync(fd, bytes, 0, 2_500_000, 0);
+      } finally {
+        closeSync(fd);
+      }
+      assert.throws(() => readGguf(cut), /^AttnError: .*cut\.gguf: metadata 'tokens'\[\d+\] length \d+ is larger than the rest of the file allows \(at byte 24999\d\d\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the reference files: version, alignment, data offset and every tensor info', () => {
     for (const [label, f] of Object.entries(doc.files)) {
       const file = readGguf(join(FIXTURES, f.path));

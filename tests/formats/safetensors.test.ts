@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   SafetensorsFile, ShardedSafetensors, parseSafetensorsIndex, parseSafetensorsHeader, readSafetensors, readSafetensorsIndex, serializeSafetensors,
@@ -40,6 +40,31 @@ function fileWith(header: unknown, dataBytes: number, headerText?: string): Uint
 
 const tmp = tempDir('attn-safetensors-');
 
+describe('safetensors: files larger than one buffer', () => {
+  it('opens a file larger than 2 GiB and reads a tensor beyond 2 GiB', () => {
+    // a sparse file: 'big' (2.2 GB of zeros, never written) then 'small'
+    const big = 550_000_000;
+    const header = fileWith({
+      big: { dtype: 'F32', shape: [big], data_offsets: [0, big * 4] },
+      small: { dtype: 'F16', shape: [4], data_offsets: [big * 4, big * 4 + 8] },
+    }, 0);
+    const path = join(tmp, 'big.safetensors');
+    const small = Uint16Array.from([0x3c00, 0xc000, 0x7bff, 0x0001]); // 1, -2, 65504, 2^-24
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, header, 0, header.length, 0);
+      writeSync(fd, new Uint8Array(small.buffer), 0, 8, header.length + big * 4);
+    } finally {
+      closeSync(fd);
+    }
+    assert.ok(statSync(path).size > 2 ** 31);
+    const file = readSafetensors(path);
+    assert.equal(file.byteLength, header.length + big * 4 + 8);
+    assert.deepEqual(file.keys().sort(), ['big', 'small']);
+    assert.deepEqual(values(file.get('small')), [1, -2, 65504, 2 ** -24]);
+  });
+});
+
 describe('safetensors: files from an independent writer', () => {
   const file = readSafetensors(join(FIXTURES, 'safetensors-reference.safetensors'));
 
@@ -55,14 +80,23 @@ describe('safetensors: files from an independent writer', () => {
     }
   });
 
-  it('views aligned data in place (no copy of the file) and copies misaligned data', () => {
-    const t = file.get('model.embed_tokens.weight');
-    assert.equal(t.storage.data.buffer, file.bytes.buffer, 'aligned F32 tensor should view the file buffer');
-    const un = readSafetensors(join(FIXTURES, 'safetensors-unaligned.safetensors'));
-    const start = 8 + Number(new DataView(un.bytes.buffer, un.bytes.byteOffset).getBigUint64(0, true));
+  it('over a buffer views aligned data in place and copies misaligned data; from a file every tensor has its own buffer', () => {
+    const buf = new Uint8Array(readFileSync(join(FIXTURES, 'safetensors-reference.safetensors')));
+    const inMemory = new SafetensorsFile(buf);
+    assert.equal(inMemory.get('model.embed_tokens.weight').storage.data.buffer, buf.buffer, 'aligned F32 tensor should view the buffer');
+    const fromFile = [file.get('model.embed_tokens.weight'), file.get('model.embed_tokens.weight')];
+    assert.notEqual(fromFile[0]!.storage.data.buffer, fromFile[1]!.storage.data.buffer, 'each get from a file reads its own copy');
+    assert.deepEqual(values(fromFile[0]!), values(inMemory.get('model.embed_tokens.weight')));
+    const unBuf = new Uint8Array(readFileSync(join(FIXTURES, 'safetensors-unaligned.safetensors')));
+    const start = 8 + Number(new DataView(unBuf.buffer).getBigUint64(0, true));
     assert.notEqual(start % 4, 0, 'fixture should be misaligned');
-    for (const [name, ref] of Object.entries(doc.unaligned)) assert.deepEqual(values(un.get(name)), ref.values, name);
-    assert.notEqual(un.get('a').storage.data.buffer, un.bytes.buffer);
+    const un = new SafetensorsFile(unBuf);
+    const unFile = readSafetensors(join(FIXTURES, 'safetensors-unaligned.safetensors'));
+    for (const [name, ref] of Object.entries(doc.unaligned)) {
+      assert.deepEqual(values(un.get(name)), ref.values, name);
+      assert.deepEqual(values(unFile.get(name)), ref.values, `${name} (from the file)`);
+    }
+    assert.notEqual(un.get('a').storage.data.buffer, unBuf.buffer);
   });
 
   it('serialises the same tensors to byte-identical output', () => {

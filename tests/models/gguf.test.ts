@@ -81,8 +81,8 @@ describe('model -> GGUF -> model', () => {
       for (const t of theirs.tensorInfos) {
         const o = ours.info(t.name);
         assert.equal(o.typeName, t.typeName, `${label} ${t.name}: type`);
-        const a = ours.bytes.subarray(ours.dataStart + o.offset, ours.dataStart + o.offset + o.nbytes);
-        const b = theirs.bytes.subarray(theirs.dataStart + t.offset, theirs.dataStart + t.offset + t.nbytes);
+        const a = ours.tensorBytes(o.name);
+        const b = theirs.tensorBytes(t.name);
         assert.ok(Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0, `${label} ${t.name}: bytes differ`);
       }
     }
