@@ -6,11 +6,14 @@
  * Square sizes 256..2048 and transformer shapes [T x d] @ [d x 4d] (T = 1024, d = 384, 768).
  * Each figure is the best of several runs (>= 3, up to 0.5 s). The peer is /usr/bin/python3
  * with numpy (apt-get install python3-numpy libopenblas0-pthread), OPENBLAS_NUM_THREADS set to
- * the same thread count. Ends with JSON lines {"bench","ours","peer","ratio"}.
+ * the same thread count. Each thread count also prints the 128-bit SIMD ceiling (bench/simd-peak.ts
+ * on that many threads at once) as a fraction of OpenBLAS at 1024^3: what no wasm SIMD128 kernel
+ * can pass on this machine. Ends with JSON lines {"bench","ours","peer","ratio"}.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { createWasmBackend, getBackend, randn, setBackend, Generator } from '../src/index.js';
+import { simdPeakGflops } from './simd-peak.js';
 
 const args = process.argv.slice(2);
 const threadList = (args.includes('--threads') ? args[args.indexOf('--threads') + 1]! : '1,2').split(',').map(Number);
@@ -70,6 +73,15 @@ for (const threads of threadList) {
     console.log(`${name.padEnd(18)} ${o.toFixed(1).padStart(8)} ${p === null ? '     n/a' : p.toFixed(1).padStart(8)} ${p === null ? '    n/a' : (o / p).toFixed(3).padStart(7)}`);
     lines.push(JSON.stringify({ bench: `gemm-${name}-${threads}t`, ours: +o.toFixed(2), peer: p === null ? null : +p.toFixed(2), ratio: p === null ? null : +(o / p).toFixed(4), unit: 'GFLOPS' }));
   });
+  // what no 128-bit kernel can pass: the multiply-add probe on as many threads at once, against
+  // OpenBLAS at 1024^3
+  const at1024 = shapes.findIndex(([name]) => name === '1024');
+  const peak = await simdPeakGflops(threads);
+  const ceiling = peak.gflops;
+  const p1024 = theirs?.[at1024] ?? null;
+  console.log(`128-bit SIMD ceiling: ${ceiling.toFixed(1)} GFLOPS (${peak.relaxed ? 'fused' : 'mul + add'} multiply-add probe, bench/simd-peak.ts, on ${threads} thread${threads > 1 ? 's' : ''} at once)` +
+    (p1024 === null ? '' : `, ${(ceiling / p1024).toFixed(3)} of OpenBLAS at 1024^3; attn reaches ${(ours[at1024]! / ceiling).toFixed(3)} of the ceiling`));
+  lines.push(JSON.stringify({ bench: `gemm-simd128-ceiling-${threads}t`, ours: +ceiling.toFixed(2), peer: p1024 === null ? null : +p1024.toFixed(2), ratio: p1024 === null ? null : +(ceiling / p1024).toFixed(4), unit: 'GFLOPS (ours: 128-bit multiply-add probe on the threads at once; peer: OpenBLAS 1024^3)' }));
 }
 console.log('');
 for (const l of lines) console.log(l);
