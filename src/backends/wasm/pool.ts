@@ -10,8 +10,15 @@
  * job's generation in its high 20 bits, so a worker still looking at a finished job cannot
  * claim anything once the caller has moved on and is rewriting the arguments.
  *
- * Control block (Int32 words at CTRL): 0 generation, 1 chunks done, 2 job kind, 4 shutdown,
- * 5 claim counter (generation tag << 12 | next chunk), 6 chunk count, 8.. job arguments.
+ * A thread reads the job's arguments only after it has claimed a chunk: until that chunk is
+ * counted done the caller cannot post another job, so what it reads is this job's. (Read any
+ * earlier, they could be half rewritten by the next job, and a bad table length made a worker
+ * throw and took the process down.) A chunk that throws still counts as done, so the caller
+ * never waits for it; the job is marked failed, its remaining chunks are skipped, and the
+ * caller throws once every claimed chunk is in.
+ *
+ * Control block (Int32 words at CTRL): 0 generation, 1 chunks done, 2 job kind, 3 failed,
+ * 4 shutdown, 5 claim counter (generation tag << 12 | next chunk), 6 chunk count, 8.. job arguments.
  */
 import type { WasmRuntime } from './runtime.js';
 import { CTRL } from './runtime.js';
@@ -19,6 +26,7 @@ import { CTRL } from './runtime.js';
 export const GEN = 0;
 export const DONE = 1;
 export const KIND = 2;
+export const FAILED = 3;
 export const SHUTDOWN = 4;
 export const NEXT = 5;
 export const CHUNKS = 6;
@@ -34,6 +42,11 @@ export const JOB_MATVEC_Q8 = 7;
 /** JOB_MATVEC / JOB_MATVEC_Q8 over several matrices: a table of (w, scales, y, rows) per matrix. */
 export const JOB_MATVEC_MANY = 8;
 export const JOB_MATVEC_Q8_MANY = 9;
+const JOB_NAMES: Record<number, string> = {
+  [JOB_GEMM]: 'gemm', [JOB_ATTN_FWD]: 'attention forward', [JOB_ATTN_BWD]: 'attention backward', [JOB_MATVEC]: 'matvec',
+  [JOB_READ]: 'read probe', [JOB_DEQUANT]: 'dequantise', [JOB_MATVEC_Q8]: 'q8 matvec', [JOB_MATVEC_MANY]: 'matvec (several matrices)',
+  [JOB_MATVEC_Q8_MANY]: 'q8 matvec (several matrices)',
+};
 /**
  * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the chunks
  * other threads claimed, and a worker waiting for the next job after one. Decode posts a job per matrix a few
@@ -92,9 +105,10 @@ const TAG_MASK = 0xfffff;
  * Writes a job into the control block and returns its generation. The claim counter is
  * re-tagged before the arguments are touched (see the header).
  */
-function postJob(ctrl: Int32Array, kind: number, args: readonly number[], threads: number): number {
+export function postJob(ctrl: Int32Array, kind: number, args: readonly number[], threads: number): number {
   const gen = (ctrl[GEN]! + 1) | 0;
   Atomics.store(ctrl, NEXT, (gen & TAG_MASK) << 12);
+  Atomics.store(ctrl, FAILED, 0);
   ctrl[KIND] = kind;
   ctrl.set(args, ARGS);
   ctrl[CHUNKS] = chunkCount(kind, itemCount(kind, (i) => args[i]!), threads);
@@ -104,22 +118,33 @@ function postJob(ctrl: Int32Array, kind: number, args: readonly number[], thread
 
 /**
  * Claims and runs chunks of job `gen` until none is left (or the job is no longer current),
- * as thread t (whose work buffer the kernels may use).
+ * as thread t (whose work buffer the kernels may use). Returns the first error a chunk of this
+ * thread threw (the job is then marked failed), or null. `beforeClaim` is a test hook, called
+ * between looking at the claim counter and claiming.
  */
-export function runChunks(rt: WasmRuntime, ctrl: Int32Array, t: number, gen: number): void {
+export function runChunks(rt: WasmRuntime, ctrl: Int32Array, t: number, gen: number, beforeClaim?: () => void): unknown {
   const tag = gen & TAG_MASK;
   const chunks = ctrl[CHUNKS]!;
-  // the job as this thread first sees it; a successful claim below proves it is still the one
-  // posted (the caller re-tags the counter before it rewrites anything)
   let job: Job | null = null;
+  let error: unknown = null;
   for (;;) {
     const cur = Atomics.load(ctrl, NEXT);
     const c = cur & MAX_CHUNKS;
-    if (cur >>> 12 !== tag || c >= chunks) return;
-    job ??= readJob(rt, ctrl);
+    if (cur >>> 12 !== tag || c >= chunks) return error;
+    beforeClaim?.();
     if (Atomics.compareExchange(ctrl, NEXT, cur, cur + 1) !== cur) continue;
-    runChunk(rt, job, t, c, chunks);
-    if (Atomics.add(ctrl, DONE, 1) + 1 === chunks) Atomics.notify(ctrl, DONE);
+    try {
+      if (!Atomics.load(ctrl, FAILED)) {
+        // claimed, so the job cannot be replaced before this chunk is counted: its arguments are stable
+        job ??= readJob(rt, ctrl);
+        runChunk(rt, job, t, c, chunks);
+      }
+    } catch (e) {
+      Atomics.store(ctrl, FAILED, 1);
+      error ??= e;
+    } finally {
+      if (Atomics.add(ctrl, DONE, 1) + 1 === chunks) Atomics.notify(ctrl, DONE);
+    }
   }
 }
 
@@ -246,7 +271,8 @@ export class InlinePool implements ThreadPool {
     const ctrl = controlBlock(this.rt);
     const gen = postJob(ctrl, kind, args, 1);
     ctrl[GEN] = gen;
-    runChunks(this.rt, ctrl, 0, gen);
+    const error = runChunks(this.rt, ctrl, 0, gen);
+    if (error !== null) throw error;
   }
 
   close(): void {}
@@ -262,7 +288,7 @@ export class AtomicsPool implements ThreadPool {
     const chunks = ctrl[CHUNKS]!;
     Atomics.store(ctrl, GEN, gen);
     Atomics.notify(ctrl, GEN);
-    runChunks(this.rt, ctrl, 0, gen);
+    const error = runChunks(this.rt, ctrl, 0, gen);
     // the chunks other threads claimed: spin first (they finish within microseconds of us),
     // then sleep; workers that never got a chunk are not waited for
     const until = performance.now() + SPIN_MS;
@@ -270,6 +296,10 @@ export class AtomicsPool implements ThreadPool {
       const done = Atomics.load(ctrl, DONE);
       if (done >= chunks) break;
       if ((i & 63) === 0 && performance.now() > until) Atomics.wait(ctrl, DONE, done, 1000);
+    }
+    if (error !== null) throw error;
+    if (Atomics.load(ctrl, FAILED)) {
+      throw new Error(`wasm thread pool: a worker thread failed on a job of kind ${kind} (${JOB_NAMES[kind] ?? 'unknown'}); its error is printed above, and the job's output is incomplete`);
     }
   }
 

@@ -20,5 +20,7 @@ for (;;) {
   waitChange(ctrl, GEN, gen);
   gen = Atomics.load(ctrl, GEN);
   if (Atomics.load(ctrl, SHUTDOWN)) break;
-  runChunks(rt, ctrl, init.index, gen);
+  // a failed chunk is marked in the control block for the caller to throw; the worker stays up
+  const error = runChunks(rt, ctrl, init.index, gen);
+  if (error !== null) console.error(`attn wasm worker ${init.index}:`, error);
 }
