@@ -73,6 +73,9 @@ describe('q8_0 activations (llama.cpp arithmetic for quantized weights)', () => 
       { m: 1, n: 5, k: 32, kind: 'q8_0' }, { m: 3, n: 70, k: 96, kind: 'q8_0' }, { m: 1, n: 300, k: 256, kind: 'q8_0' },
       { m: 8, n: 33, k: 64, kind: 'int8-channel' }, { m: 2, n: 300, k: 256, kind: 'q4_0' }, { m: 1, n: 7, k: 160, kind: 'q4_0' },
       { m: 17, n: 40, k: 128, kind: 'q8_0' }, { m: 40, n: 64, k: 96, kind: 'q4_0' },
+      // prefill sizes (the integer GEMM): rows not a multiple of its 6, columns not of its 8
+      { m: 16, n: 5, k: 32, kind: 'q8_0' }, { m: 23, n: 70, k: 96, kind: 'q8_0' }, { m: 19, n: 13, k: 160, kind: 'q4_0' },
+      { m: 20, n: 33, k: 64, kind: 'int8-channel' }, { m: 64, n: 300, k: 256, kind: 'q8_0' },
     ];
     for (const c of cases) {
       const w = randn([c.n, c.k], { generator: g });
@@ -115,7 +118,7 @@ describe('q8_0 activations (llama.cpp arithmetic for quantized weights)', () => 
         } else {
           data = Int8Array.from(wv);
         }
-        for (const m of [1, 3]) {
+        for (const m of [1, 3, 20]) {
           // activations +-127 (every block's amax is 127, so d_x = 1 and q = x), mostly of the
           // weight's sign so the pair sums reach 2 * 128 * 127
           const xv = new Float32Array(m * k);

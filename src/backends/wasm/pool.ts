@@ -42,10 +42,12 @@ export const JOB_MATVEC_Q8 = 7;
 /** JOB_MATVEC / JOB_MATVEC_Q8 over several matrices: a table of (w, scales, y, rows) per matrix. */
 export const JOB_MATVEC_MANY = 8;
 export const JOB_MATVEC_Q8_MANY = 9;
+/** Prefill with q8_0 activations: the integer GEMM over 8-column panels of y. */
+export const JOB_GEMM_Q8 = 10;
 const JOB_NAMES: Record<number, string> = {
   [JOB_GEMM]: 'gemm', [JOB_ATTN_FWD]: 'attention forward', [JOB_ATTN_BWD]: 'attention backward', [JOB_MATVEC]: 'matvec',
   [JOB_READ]: 'read probe', [JOB_DEQUANT]: 'dequantise', [JOB_MATVEC_Q8]: 'q8 matvec', [JOB_MATVEC_MANY]: 'matvec (several matrices)',
-  [JOB_MATVEC_Q8_MANY]: 'q8 matvec (several matrices)',
+  [JOB_MATVEC_Q8_MANY]: 'q8 matvec (several matrices)', [JOB_GEMM_Q8]: 'q8 gemm',
 };
 /**
  * How long a thread polls before it sleeps in Atomics.wait: a caller waiting for the chunks
@@ -81,6 +83,7 @@ function itemCount(kind: number, a: (i: number) => number): number {
     case JOB_MATVEC_MANY: return a(7);
     case JOB_MATVEC_Q8_MANY: return a(9);
     case JOB_DEQUANT: return a(6);
+    case JOB_GEMM_Q8: return Math.ceil(a(8) / 8);
     case JOB_READ: return Math.ceil(a(1) / 16);
     default: throw new Error(`thread pool: unknown job kind ${kind}`);
   }
@@ -225,6 +228,11 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
         }
         base += n;
       }
+      break;
+    }
+    case JOB_GEMM_Q8: {
+      // args: packed x, m, k, w, scales, kind, blockSize, y, n
+      if (s < end) e.gemmQ8(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, rt.workPointer(t));
       break;
     }
     case JOB_DEQUANT: {

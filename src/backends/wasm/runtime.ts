@@ -85,6 +85,13 @@ export interface KernelExports {
     xq: number, xd: number, xa: number, w: number, scales: number, y: number, m: number, n: number, k: number, kind: number, blockSize: number,
     rowStart: number, rowEnd: number,
   ): void;
+  q8PackedABytes(m: number, k: number): number;
+  q8PanelBytes(k: number): number;
+  packQ8A(xq: number, xd: number, m: number, k: number, out: number): void;
+  gemmQ8(
+    ap: number, m: number, k: number, w: number, scales: number, kind: number, blockSize: number, y: number, n: number,
+    panelStart: number, panelEnd: number, work: number,
+  ): void;
   unaryF32(op: number, x: number, y: number, n: number): void;
   binaryF32(op: number, a: number, b: number, y: number, n: number, layout: number, inner: number): void;
   softmaxForward(x: number, y: number, rows: number, c: number, log: number): void;
