@@ -4,13 +4,20 @@ import { basename, dirname, join } from 'node:path';
 
 let tmpCounter = 0;
 
-/** Writes `bytes` to `path` through `.<name>.<pid>.<n>.tmp`; returns the number of bytes written. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): number {
+/**
+ * Writes `data` (one buffer, or pieces written one after another, so that the file need never be
+ * whole in memory) to `path` through `.<name>.<pid>.<n>.tmp`; returns the number of bytes written.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | Iterable<Uint8Array>): number {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${tmpCounter++}.tmp`);
   const fd = openSync(tmp, 'w');
+  let total = 0;
   try {
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    for (const bytes of data instanceof Uint8Array ? [data] : data) {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      total += written;
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -19,5 +26,5 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): number {
   }
   closeSync(fd);
   renameSync(tmp, path);
-  return bytes.length;
+  return total;
 }

@@ -5,15 +5,20 @@
  */
 import { writeFileAtomic } from './atomic-file-node.js';
 import { fileSource } from './file-source-node.js';
-import { GgufFile, serializeGguf, type SerializeGgufOptions } from './gguf.js';
+import { GgufFile, ggufPieces, type SerializeGgufOptions } from './gguf.js';
 
 /** Opens a .gguf file and parses everything but the tensor data; `get` reads a tensor's bytes from the file. */
 export function readGguf(path: string): GgufFile {
   return new GgufFile(fileSource(path, 'readGguf'), path);
 }
 
-/** Serialises and writes a GGUF file atomically: to `.<name>.<pid>.<n>.tmp` beside it, fsync, rename. */
+/**
+ * Writes a GGUF file atomically (to `.<name>.<pid>.<n>.tmp` beside it, fsync, rename), tensor by
+ * tensor: the file is never whole in memory, so files over 4 GiB are written too.
+ */
 export function writeGguf(path: string, opts: SerializeGgufOptions): number {
-  const bytes = serializeGguf(opts);
-  return writeFileAtomic(path, bytes);
+  const file = ggufPieces(opts);
+  const written = writeFileAtomic(path, file.pieces());
+  if (written !== file.byteLength) throw new Error(`writeGguf: wrote ${written} bytes, the layout has ${file.byteLength}`);
+  return written;
 }

@@ -26,6 +26,7 @@ import {
   quantizedTensor, storageLength, type Tensor, type TypedArray,
 } from '../tensor/index.js';
 import type { TensorSource } from './safetensors.js';
+import { joinPieces, type FilePieces } from './pieces.js';
 import { isByteSource, memorySource, parseGrowingPrefix, PrefixTooShort, type ByteSource } from './byte-source.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
@@ -642,8 +643,13 @@ function storedContiguous(t: Tensor): Uint16Array {
   return out;
 }
 
-/** Serialises metadata and tensors into GGUF version 3 bytes (tensors in the order given). */
-export function serializeGguf(opts: SerializeGgufOptions): Uint8Array {
+
+/**
+ * Validates metadata and tensors and lays out a GGUF version 3 file (tensors in the order given)
+ * as pieces: the header (padded to the alignment), then each tensor's bytes and padding, each
+ * tensor converted only when its piece is asked for.
+ */
+export function ggufPieces(opts: SerializeGgufOptions): FilePieces {
   const alignment = opts.alignment ?? GGUF_DEFAULT_ALIGNMENT;
   if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) fail('serializeGguf', `alignment ${alignment} is not a power of two`);
   const metadata = new Map<string, GgufMetadataValue>();
@@ -654,14 +660,15 @@ export function serializeGguf(opts: SerializeGgufOptions): Uint8Array {
   const align = metadata.get('general.alignment');
   if (align && !(align.type === 'uint32' && (align as { value: number }).value === alignment)) fail('serializeGguf', `general.alignment in the metadata disagrees with the alignment ${alignment}`);
   if (!align && alignment !== GGUF_DEFAULT_ALIGNMENT) metadata.set('general.alignment', { type: 'uint32', value: alignment });
-  const items: { name: string; type: GgmlTypeName; shape: readonly number[]; data: Uint8Array }[] = [];
+  const items: { name: string; t: Tensor; type: GgmlTypeName; nbytes: number }[] = [];
   const names = new Set<string>();
   for (const [name, t] of opts.tensors) {
     if (names.has(name)) fail('serializeGguf', `tensor '${name}' is given twice`);
     names.add(name);
     if (t.ndim === 0 || t.ndim > MAX_DIMS) fail('serializeGguf', `tensor '${name}': ${t.ndim} dimensions (1 to ${MAX_DIMS})`);
     const type = ggmlTypeOf(t, name);
-    items.push({ name, type, shape: t.shape, data: tensorBytes(t, name, type) });
+    const { blockSize, typeSize } = GGML_TYPES[GGML_TYPE_CODES[type]]!;
+    items.push({ name, t, type, nbytes: (t.size / blockSize) * typeSize });
   }
   const w = new Writer();
   w.num('uint32', GGUF_MAGIC, 'magic');
@@ -676,16 +683,32 @@ export function serializeGguf(opts: SerializeGgufOptions): Uint8Array {
   let offset = 0;
   for (const it of items) {
     w.string(it.name);
-    w.num('uint32', it.shape.length, 'n_dims');
-    for (let d = it.shape.length - 1; d >= 0; d--) w.num('uint64', BigInt(it.shape[d]!), 'dimension');
+    w.num('uint32', it.t.shape.length, 'n_dims');
+    for (let d = it.t.shape.length - 1; d >= 0; d--) w.num('uint64', BigInt(it.t.shape[d]!), 'dimension');
     w.num('uint32', GGML_TYPE_CODES[it.type], 'type');
     w.num('uint64', BigInt(offset), 'offset');
-    offset += Math.ceil(it.data.length / alignment) * alignment;
+    offset += Math.ceil(it.nbytes / alignment) * alignment;
   }
   w.pad(alignment);
-  for (const it of items) {
-    w.bytes(it.data);
-    w.pad(alignment);
-  }
-  return w.result();
+  const header = w.result();
+  const padding = new Uint8Array(alignment);
+  return {
+    byteLength: header.length + offset,
+    *pieces() {
+      yield header;
+      for (const it of items) {
+        const data = tensorBytes(it.t, it.name, it.type);
+        if (data.length !== it.nbytes) fail('serializeGguf', `tensor '${it.name}': ${data.length} bytes, want ${it.nbytes}`);
+        yield data;
+        const pad = Math.ceil(it.nbytes / alignment) * alignment - it.nbytes;
+        if (pad > 0) yield padding.subarray(0, pad);
+      }
+    },
+  };
 }
+
+/** Serialises metadata and tensors into GGUF version 3 bytes (tensors in the order given), in one buffer. */
+export function serializeGguf(opts: SerializeGgufOptions): Uint8Array {
+  return joinPieces(ggufPieces(opts), 'serializeGguf');
+}
+

@@ -7,3 +7,4 @@ export * from './gguf-node.js';
 export * from './byte-source.js';
 export { fileSource } from './file-source-node.js';
 export { writeFileAtomic } from './atomic-file-node.js';
+export * from './pieces.js';

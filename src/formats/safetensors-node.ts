@@ -10,7 +10,7 @@ import { writeFileAtomic } from './atomic-file-node.js';
 import { fileSource } from './file-source-node.js';
 import type { Tensor } from '../tensor/index.js';
 import {
-  parseSafetensorsIndex, serializeSafetensors, SafetensorsFile, ShardedSafetensors, type SerializeOptions,
+  parseSafetensorsIndex, safetensorsPieces, SafetensorsFile, ShardedSafetensors, type SerializeOptions,
 } from './safetensors.js';
 
 /** Opens a .safetensors file and parses its header; `get` reads a tensor's bytes from the file. */
@@ -25,9 +25,13 @@ export function readSafetensorsIndex(indexPath: string): ShardedSafetensors {
   return new ShardedSafetensors(index, (file) => readSafetensors(join(dir, file)));
 }
 
-/** Writes tensors to `path` atomically: to `path.<pid>.<n>.tmp`, fsync, then rename. */
+/**
+ * Writes tensors to `path` atomically (to `.<name>.<pid>.<n>.tmp`, fsync, then rename), tensor
+ * by tensor: the file is never whole in memory, so files over 4 GiB are written too.
+ */
 export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, opts: SerializeOptions = {}): void {
-  const bytes = serializeSafetensors(tensors, opts);
-  writeFileAtomic(path, bytes);
+  const file = safetensorsPieces(tensors, opts);
+  const written = writeFileAtomic(path, file.pieces());
+  if (written !== file.byteLength) throw new Error(`writeSafetensors: wrote ${written} bytes, the layout has ${file.byteLength}`);
 }
 

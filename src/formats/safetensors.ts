@@ -15,6 +15,7 @@ import {
   fail, formatShape, fromTypedArray, bytesPerElement, isComputeDType, newTypedArray,
   type DType, type Tensor, type TypedArray,
 } from '../tensor/index.js';
+import { joinPieces, type FilePieces } from './pieces.js';
 import { isByteSource, memorySource, parseGrowingPrefix, PrefixTooShort, type ByteSource } from './byte-source.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'BOOL';
@@ -232,11 +233,13 @@ export interface SerializeOptions {
 }
 
 /**
- * Serialises tensors into safetensors bytes. Tensors are laid out in the Rust reference's order
- * (wider dtypes first, then by name), and the header is padded with spaces to a multiple
- * of 8 bytes, so every tensor starts aligned for its element type and can be viewed in place.
+ * Lays out a safetensors file as pieces: the 8-byte header length, the header, then each
+ * tensor's bytes, each converted only when its piece is asked for. Tensors are laid out in the
+ * Rust reference's order (wider dtypes first, then by name), and the header is padded with
+ * spaces to a multiple of 8 bytes, so every tensor starts aligned for its element type and can
+ * be viewed in place.
  */
-export function serializeSafetensors(tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, opts: SerializeOptions = {}): Uint8Array {
+export function safetensorsPieces(tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, opts: SerializeOptions = {}): FilePieces {
   const list = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)) as [string, Tensor][];
   const items = list.map(([name, t]) => {
     if (name === '__metadata__') fail('serializeSafetensors', `'__metadata__' is reserved and cannot name a tensor`);
@@ -257,20 +260,28 @@ export function serializeSafetensors(tensors: ReadonlyMap<string, Tensor> | Read
     header[it.name] = { dtype: it.dtype, shape: [...it.t.shape], data_offsets: [offset, offset + it.nbytes] };
     offset += it.nbytes;
   }
+  if (!LITTLE_ENDIAN) fail('serializeSafetensors', 'big-endian hosts are not supported');
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded); // spaces: still valid JSON
-  let at = 8 + padded;
-  for (const it of items) {
-    const values = rowMajor(it.t);
-    if (!LITTLE_ENDIAN) fail('serializeSafetensors', 'big-endian hosts are not supported');
-    out.set(new Uint8Array(values.buffer, values.byteOffset, it.nbytes), at);
-    at += it.nbytes;
-  }
-  return out;
+  const head = new Uint8Array(8 + padded);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length); // spaces: still valid JSON
+  return {
+    byteLength: head.length + offset,
+    *pieces() {
+      yield head;
+      for (const it of items) {
+        const values = rowMajor(it.t);
+        yield new Uint8Array(values.buffer, values.byteOffset, it.nbytes);
+      }
+    },
+  };
+}
+
+/** Serialises tensors (and optional string metadata) into safetensors bytes, in one buffer. */
+export function serializeSafetensors(tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, opts: SerializeOptions = {}): Uint8Array {
+  return joinPieces(safetensorsPieces(tensors, opts), 'serializeSafetensors');
 }
 
 /**
