@@ -4,7 +4,7 @@
 // multiple of 32) or int4 (Q4_0: blocks of 32, stored as q + 8 in nibbles).
 //
 // Both operands are widened to i16 when packed, so the micro-kernel multiplies with
-// i32x4.dot_i16x8_s (x86 pmaddwd, Arm smull + addp): eight products and their pairwise sums per
+// i32x4.dot_i16x8_s (one pmaddwd on x86): eight products and their pairwise sums per
 // instruction, against four for an f32 multiply-add, in plain SIMD128. Each lane of a dot holds
 // one output column: a splat of one row's (x[2p], x[2p + 1]) times the packed (w[c, 2p], w[c, 2p + 1])
 // of four columns. The 4x8 tile's eight i32 accumulators collect a block's 16 pairs; then each is
@@ -16,12 +16,12 @@
 // columns, then the 8 columns' scales (B_BLOCK bytes); columns past n are 0.
 
 import { madd } from './simd';
+import { W_I4 } from './matvec';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
 const A_BLOCK: usize = 16 * 16 + 16;
 const B_BLOCK: usize = 16 * 32 + 32;
-const W_I4: i32 = 4;
 
 /** Bytes packQ8A writes for m rows of k (a multiple of 32). */
 export function q8PackedABytes(m: i32, k: i32): i32 {

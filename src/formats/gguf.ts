@@ -643,7 +643,6 @@ function storedContiguous(t: Tensor): Uint16Array {
   return out;
 }
 
-
 /**
  * Validates metadata and tensors and lays out a GGUF version 3 file (tensors in the order given)
  * as pieces: the header (padded to the alignment), then each tensor's bytes and padding, each
@@ -711,4 +710,3 @@ export function ggufPieces(opts: SerializeGgufOptions): FilePieces {
 export function serializeGguf(opts: SerializeGgufOptions): Uint8Array {
   return joinPieces(ggufPieces(opts), 'serializeGguf');
 }
-
