@@ -776,11 +776,10 @@ export function matvecQ8(
         const s0 = scales + <usize>ra * scaleRow, s1 = scales + <usize>rb * scaleRow;
         for (let mi = 0; mi < m; mi++) {
           const yr = y + (<usize>(mi * n) << 2);
-          // int4 stays a runtime flag here, unlike matvec's int8/int4 pass: specialised per format
-          // (as a type argument), the branch-free loop had TurboFan hoist every load of the four
-          // blocks to the top of the iteration and spill, and ran at 0.57x (measured on Zen 5);
-          // the per-block branches keep each block's loads next to their use
-          dotQ8Pair(w0, w1, s0, s1, act + <usize>(mi * nb) * stride, xd + (<usize>(mi * nb) << 2), nb, int4, yr + (<usize>ra << 2), yr + (<usize>rb << 2));
+          // the format as a type argument (compile-time), as in matvec's int8/int4 pass
+          const ar = act + <usize>(mi * nb) * stride, dr = xd + (<usize>(mi * nb) << 2);
+          if (int4) dotQ8Pair<u8>(w0, w1, s0, s1, ar, dr, nb, yr + (<usize>ra << 2), yr + (<usize>rb << 2));
+          else dotQ8Pair<i8>(w0, w1, s0, s1, ar, dr, nb, yr + (<usize>ra << 2), yr + (<usize>rb << 2));
         }
       }
     }
@@ -809,20 +808,20 @@ export function matvecQ8(
 // already loaded: the relaxed build's prepared operands (a0..a3: x+ and x- for int8 weights;
 // x and the correction for int4), the plain build's two int8 halves (a0, a1).
 // @ts-ignore: decorator
-@inline function blockSum(wr: usize, b: i32, a0: v128, a1: v128, a2: v128, a3: v128, int4: bool): v128 {
+@inline function blockSum(wr: usize, b: i32, a0: v128, a1: v128, a2: v128, a3: v128, int4: bool, ones: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (int4) {
       const p = v128.load(wr + (<usize>b << 4));
       const mask = i8x16.splat(0x0f);
       const lo = v128.and(p, mask), hi = v128.and(i16x8.shr_u(p, 4), mask);
       const d = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(a0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(a1, hi));
-      return i32x4.sub(i32x4.extadd_pairwise_i16x8_s(d), a2);
+      return i32x4.sub(i32x4.dot_i16x8_s(d, ones), a2);
     }
     const wp = wr + (<usize>b << 5);
     const w0 = v128.load(wp), w1 = v128.load(wp, 16);
     const d0 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w0, a0), i16x8.relaxed_dot_i8x16_i7x16_s(w0, a2));
     const d1 = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w1, a1), i16x8.relaxed_dot_i8x16_i7x16_s(w1, a3));
-    return i32x4.add(i32x4.extadd_pairwise_i16x8_s(d0), i32x4.extadd_pairwise_i16x8_s(d1));
+    return i32x4.add(i32x4.dot_i16x8_s(d0, ones), i32x4.dot_i16x8_s(d1, ones));
   }
   return i32x4.add(dot16(q8Weights(wr, b, int4, 0), a0), dot16(q8Weights(wr, b, int4, 1), a1));
 }
@@ -843,32 +842,48 @@ export function matvecQ8(
 // (prepared blocks of `stride` bytes at ar, scales at dr), stored to y0 and y1. As llama.cpp's
 // q8_0 dot: each block's integer sum is exact, then scaled by d_w d_x and added in float; four
 // blocks' sums are transposed into one vector so that the scaling is one multiply-add per four.
+// Two things here are for V8's TurboFan rather than for the arithmetic (measured on Zen 5):
+// - after each block, one lane of its sums is stored to y0 / y1 (overwritten by the result at
+//   the end; both are this call's own outputs). Memory operations keep their order, so the store
+//   pins the block's loads and arithmetic before the next block's loads; without it TurboFan
+//   hoisted every load of the four blocks to the top of the iteration and spilled a third of
+//   them to the stack (0.57x). The per-format branches that used to sit there did the same, at
+//   more cost.
+// - `ones` is made from a value TurboFan cannot fold (nb >>> 31 is 0 for any nb this sees), so it
+//   stays in a register; i32x4.extadd_pairwise_i16x8_s, or a constant splat, reloaded the
+//   constant from memory, with its address, for every use.
 // @ts-ignore: decorator
-@inline function dotQ8Pair(w0: usize, w1: usize, s0: usize, s1: usize, ar: usize, dr: usize, nb: i32, int4: bool, y0: usize, y1: usize): void {
+@inline function dotQ8Pair<F>(w0: usize, w1: usize, s0: usize, s1: usize, ar: usize, dr: usize, nb: i32, y0: usize, y1: usize): void {
+  const int4 = !isSigned<F>(); // F: u8 for int4 weights, i8 for int8 (a compile-time switch)
   const stride: usize = ASC_FEATURE_RELAXED_SIMD ? (int4 ? 48 : 64) : 32;
   const zero = i32x4.splat(0);
+  const ones = i16x8.splat(<i16>(1 + (nb >>> 31)));
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
   let b = 0;
   for (; b + 3 < nb; b += 4) {
     let ap = ar + <usize>b * stride;
     let a0 = v128.load(ap), a1 = v128.load(ap, 16);
     let a2 = ASC_FEATURE_RELAXED_SIMD ? v128.load(ap, 32) : zero, a3 = ASC_FEATURE_RELAXED_SIMD && !int4 ? v128.load(ap, 48) : zero;
-    const p0 = blockSum(w0, b, a0, a1, a2, a3, int4), q0 = blockSum(w1, b, a0, a1, a2, a3, int4);
+    const p0 = blockSum(w0, b, a0, a1, a2, a3, int4, ones), q0 = blockSum(w1, b, a0, a1, a2, a3, int4, ones);
+    v128.store32_lane(y0, p0, 0); v128.store32_lane(y1, q0, 0);
     ap += stride;
     a0 = v128.load(ap); a1 = v128.load(ap, 16);
     if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
     if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
-    const p01 = pairSums(p0, blockSum(w0, b + 1, a0, a1, a2, a3, int4)), q01 = pairSums(q0, blockSum(w1, b + 1, a0, a1, a2, a3, int4));
+    const p01 = pairSums(p0, blockSum(w0, b + 1, a0, a1, a2, a3, int4, ones)), q01 = pairSums(q0, blockSum(w1, b + 1, a0, a1, a2, a3, int4, ones));
+    v128.store32_lane(y0, p01, 0); v128.store32_lane(y1, q01, 0);
     ap += stride;
     a0 = v128.load(ap); a1 = v128.load(ap, 16);
     if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
     if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
-    const p2 = blockSum(w0, b + 2, a0, a1, a2, a3, int4), q2 = blockSum(w1, b + 2, a0, a1, a2, a3, int4);
+    const p2 = blockSum(w0, b + 2, a0, a1, a2, a3, int4, ones), q2 = blockSum(w1, b + 2, a0, a1, a2, a3, int4, ones);
+    v128.store32_lane(y0, p2, 0); v128.store32_lane(y1, q2, 0);
     ap += stride;
     a0 = v128.load(ap); a1 = v128.load(ap, 16);
     if (ASC_FEATURE_RELAXED_SIMD) a2 = v128.load(ap, 32);
     if (ASC_FEATURE_RELAXED_SIMD && !int4) a3 = v128.load(ap, 48);
-    const p23 = pairSums(p2, blockSum(w0, b + 3, a0, a1, a2, a3, int4)), q23 = pairSums(q2, blockSum(w1, b + 3, a0, a1, a2, a3, int4));
+    const p23 = pairSums(p2, blockSum(w0, b + 3, a0, a1, a2, a3, int4, ones)), q23 = pairSums(q2, blockSum(w1, b + 3, a0, a1, a2, a3, int4, ones));
+    v128.store32_lane(y0, p23, 0); v128.store32_lane(y1, q23, 0);
     const sb = <usize>b << 2;
     const dx = v128.load(dr + sb);
     acc0 = madd(f32x4.convert_i32x4_s(quadSums(p01, p23)), f32x4.mul(v128.load(s0 + sb), dx), acc0);
@@ -881,8 +896,8 @@ export function matvecQ8(
     const a2 = ASC_FEATURE_RELAXED_SIMD ? v128.load(ap, 32) : zero, a3 = ASC_FEATURE_RELAXED_SIMD && !int4 ? v128.load(ap, 48) : zero;
     const sb = <usize>b << 2;
     const dx = load<f32>(dr + sb);
-    t0 += <f32>isum(blockSum(w0, b, a0, a1, a2, a3, int4)) * (load<f32>(s0 + sb) * dx);
-    t1 += <f32>isum(blockSum(w1, b, a0, a1, a2, a3, int4)) * (load<f32>(s1 + sb) * dx);
+    t0 += <f32>isum(blockSum(w0, b, a0, a1, a2, a3, int4, ones)) * (load<f32>(s0 + sb) * dx);
+    t1 += <f32>isum(blockSum(w1, b, a0, a1, a2, a3, int4, ones)) * (load<f32>(s1 + sb) * dx);
   }
   store<f32>(y0, t0);
   store<f32>(y1, t1);
