@@ -337,31 +337,30 @@ function dotQuantRow(wr: usize, sr: usize, xr: usize, k: i32, kind: i32, blockSi
   return total + hsum(acc);
 }
 
-// Sixteen int8 lanes (as f32) times x[0..16): lanes 0-3 and 8-11 added to a (madd16x2b: the
-// other eight to a second accumulator).
+// Four int8 lanes of q (bytes 4j..4j+3) as f32 times 2^24: the swizzle puts byte 4j+i in the top
+// byte of lane i and zeroes the rest (index 0x80 reads as 0), so the lane's integer is q * 2^24,
+// which converts exactly. One shuffle instead of two or three sign extensions.
 // @ts-ignore: decorator
-@inline function madd16x2(q: v128, x: usize, a: v128): v128 {
-  const lo = i16x8.extend_low_i8x16_s(q);
-  const hi = i16x8.extend_high_i8x16_s(q);
-  return madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(x, 32), madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(x), a));
-}
-
-// The other two quarters of madd16x2's sixteen lanes.
-// @ts-ignore: decorator
-@inline function madd16x2b(q: v128, x: usize, b: v128): v128 {
-  const lo = i16x8.extend_low_i8x16_s(q);
-  const hi = i16x8.extend_high_i8x16_s(q);
-  return madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(x, 48), madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(x, 16), b));
+@inline function q8Top(q: v128, sel: v128): v128 {
+  return f32x4.convert_i32x4_s(i8x16.swizzle(q, sel));
 }
 
 // Rows w0 and w1 of int8 or int4 blocks (blockSize a multiple of 32; scales at s0 / s1) dotted
 // with float x[0..k), stored to y0 and y1. Per block, the products go to two accumulators per
-// row; the block's sum is then scaled once.
+// row; the block's sum is then scaled once. The weights enter as q * 2^24 (q8Top), so every
+// sum is 2^24 times the one with q itself, rounded the same way (a power-of-two factor), and the
+// result is scaled back at the end; only where that factor overflows (intermediate sums past
+// 2^104) is the result not finite, and then the row is redone with dotQuantRow. Returns nothing;
+// the stored values equal dotQuantRow's up to summation order.
 // @ts-ignore: decorator
 @inline function dotQuantPair<F>(w0: usize, w1: usize, s0: usize, s1: usize, x: usize, k: i32, blockSize: i32, y0: usize, y1: usize): void {
   const int4 = !isSigned<F>(); // F: u8 for int4 weights, i8 for int8 (a compile-time switch)
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
   const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
+  const m0 = i8x16(-128, -128, -128, 0, -128, -128, -128, 1, -128, -128, -128, 2, -128, -128, -128, 3);
+  const m1 = i8x16(-128, -128, -128, 4, -128, -128, -128, 5, -128, -128, -128, 6, -128, -128, -128, 7);
+  const m2 = i8x16(-128, -128, -128, 8, -128, -128, -128, 9, -128, -128, -128, 10, -128, -128, -128, 11);
+  const m3 = i8x16(-128, -128, -128, 12, -128, -128, -128, 13, -128, -128, -128, 14, -128, -128, -128, 15);
   const half = blockSize >> 1;
   for (let b0 = 0; b0 < k; b0 += blockSize) {
     let p0 = f32x4.splat(0), p1 = f32x4.splat(0), q0 = f32x4.splat(0), q1 = f32x4.splat(0);
@@ -371,27 +370,51 @@ function dotQuantRow(wr: usize, sr: usize, xr: usize, k: i32, kind: i32, blockSi
       for (let c = 0; c < half; c += 16) {
         const xl = x + (<usize>(b0 + c) << 2), xh = x + (<usize>(b0 + half + c) << 2);
         const u = v128.load(wb0 + <usize>c), v = v128.load(wb1 + <usize>c);
-        const ul = i8x16.sub(v128.and(u, mask), eight), uh = i8x16.sub(i8x16.shr_u(u, 4), eight);
-        const vl = i8x16.sub(v128.and(v, mask), eight), vh = i8x16.sub(i8x16.shr_u(v, 4), eight);
-        p0 = madd16x2(ul, xl, p0); p1 = madd16x2b(ul, xl, p1);
-        q0 = madd16x2(vl, xl, q0); q1 = madd16x2b(vl, xl, q1);
-        p0 = madd16x2(uh, xh, p0); p1 = madd16x2b(uh, xh, p1);
-        q0 = madd16x2(vh, xh, q0); q1 = madd16x2b(vh, xh, q1);
+        let uq = i8x16.sub(v128.and(u, mask), eight), vq = i8x16.sub(v128.and(v, mask), eight);
+        let xv = v128.load(xl);
+        p0 = madd(q8Top(uq, m0), xv, p0); q0 = madd(q8Top(vq, m0), xv, q0);
+        xv = v128.load(xl, 16);
+        p1 = madd(q8Top(uq, m1), xv, p1); q1 = madd(q8Top(vq, m1), xv, q1);
+        xv = v128.load(xl, 32);
+        p0 = madd(q8Top(uq, m2), xv, p0); q0 = madd(q8Top(vq, m2), xv, q0);
+        xv = v128.load(xl, 48);
+        p1 = madd(q8Top(uq, m3), xv, p1); q1 = madd(q8Top(vq, m3), xv, q1);
+        uq = i8x16.sub(i8x16.shr_u(u, 4), eight); vq = i8x16.sub(i8x16.shr_u(v, 4), eight);
+        xv = v128.load(xh);
+        p0 = madd(q8Top(uq, m0), xv, p0); q0 = madd(q8Top(vq, m0), xv, q0);
+        xv = v128.load(xh, 16);
+        p1 = madd(q8Top(uq, m1), xv, p1); q1 = madd(q8Top(vq, m1), xv, q1);
+        xv = v128.load(xh, 32);
+        p0 = madd(q8Top(uq, m2), xv, p0); q0 = madd(q8Top(vq, m2), xv, q0);
+        xv = v128.load(xh, 48);
+        p1 = madd(q8Top(uq, m3), xv, p1); q1 = madd(q8Top(vq, m3), xv, q1);
       }
     } else {
       for (let j = b0; j < b0 + blockSize; j += 16) {
         const xp = x + (<usize>j << 2);
         const u = v128.load(w0 + <usize>j), v = v128.load(w1 + <usize>j);
-        p0 = madd16x2(u, xp, p0); p1 = madd16x2b(u, xp, p1);
-        q0 = madd16x2(v, xp, q0); q1 = madd16x2b(v, xp, q1);
+        let xv = v128.load(xp);
+        p0 = madd(q8Top(u, m0), xv, p0); q0 = madd(q8Top(v, m0), xv, q0);
+        xv = v128.load(xp, 16);
+        p1 = madd(q8Top(u, m1), xv, p1); q1 = madd(q8Top(v, m1), xv, q1);
+        xv = v128.load(xp, 32);
+        p0 = madd(q8Top(u, m2), xv, p0); q0 = madd(q8Top(v, m2), xv, q0);
+        xv = v128.load(xp, 48);
+        p1 = madd(q8Top(u, m3), xv, p1); q1 = madd(q8Top(v, m3), xv, q1);
       }
     }
     const bi = <usize>(b0 / blockSize) << 2;
     acc0 = madd(f32x4.add(p0, p1), f32x4.splat(load<f32>(s0 + bi)), acc0);
     acc1 = madd(f32x4.add(q0, q1), f32x4.splat(load<f32>(s1 + bi)), acc1);
   }
-  store<f32>(y0, hsum(acc0));
-  store<f32>(y1, hsum(acc1));
+  const TWO_M24: f32 = 5.9604644775390625e-8;
+  let t0 = hsum(acc0) * TWO_M24, t1 = hsum(acc1) * TWO_M24;
+  const kind = int4 ? W_I4 : W_I8;
+  // t - t is 0 for every finite t and NaN for Inf / NaN
+  if (t0 - t0 != 0) t0 = dotQuantRow(w0, s0, x, k, kind, blockSize);
+  if (t1 - t1 != 0) t1 = dotQuantRow(w1, s1, x, k, kind, blockSize);
+  store<f32>(y0, t0);
+  store<f32>(y1, t1);
 }
 
 // Row r of a block-quantised W, dequantised (scales applied) into out[0..k).

@@ -473,6 +473,27 @@ export function conformanceSuite(backend: Backend): void {
               }
             }
           }
+          // int8/int4 against float x: the kernel sums q * 2^24 and scales back at the end; with
+          // |x| = 1e30 those sums overflow (the exact ones do not), so the row is redone exactly;
+          // 1e20 stays on the fast path; a NaN in x makes every output of its row NaN
+          if (k % 32 === 0) {
+            for (const big of [1e20, 1e30, NaN]) {
+              const xb = x.clone();
+              xb.storage.data[k - 1] = big;
+              xb.storage.data[3] = -big / 2;
+              for (const wq of [A.quantizeInt8(w, { blockSize: 32 }), A.quantizeInt4(w, { blockSize: 32 })]) {
+                const fusedB = A.linear(xb, wq).toTypedArray();
+                const composedB = withoutFused(() => A.linear(xb, wq).toTypedArray());
+                if (Number.isNaN(big)) {
+                  assert.ok(fusedB.slice(0, n).every(Number.isNaN), `linear ${wq.dtype}: NaN in x gives NaN in its row`);
+                  assertNmse(fusedB.slice(n), composedB.slice(n), 1e-12, `linear ${wq.dtype}, rows after a NaN row`);
+                } else {
+                  assert.ok(fusedB.every(Number.isFinite), `linear ${wq.dtype} with |x| up to ${big} stays finite`);
+                  assertNmse(fusedB, composedB, 1e-12, `linear ${wq.dtype} with |x| up to ${big}`);
+                }
+              }
+            }
+          }
           // a row slice of a quantised matrix (offset into data and scales)
           for (const wq of [A.quantizeInt8(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 }), A.quantizeInt4(w.reshape(n, k), { blockSize: k % 32 === 0 ? 32 : k / 5 })]) {
             if (n > 2) {
