@@ -1,7 +1,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend } from '../../src/backends/wasm/index.js';
-import { Generator, getBackend, linear, matmul, quantizeInt8, randn, referenceBackend, scaledDotProductAttention, setBackend, sum, tensor } from '../../src/index.js';
+import { allocate } from '../../src/tensor/storage.js';
+import { Generator, getBackend, linear, linearMany, matmul, quantizeInt8, randn, referenceBackend, scaledDotProductAttention, setBackend, sum, tensor } from '../../src/index.js';
 import { conformanceSuite } from './conformance.js';
 import { assertClose } from '../helpers.js';
 
@@ -69,6 +70,34 @@ describe('wasm memory limits', () => {
     } finally {
       setBackend(prev);
       small.close();
+    }
+  });
+});
+
+describe('wasm memory from 2 GiB up', () => {
+  it('kernels take addresses at and above 2^31 (they read back negative from the Int32Array job block)', () => {
+    const big = createWasmBackend({ threads: 2 });
+    const prev = getBackend();
+    try {
+      setBackend(big);
+      // 2 GiB of untouched heap below everything else (fresh wasm pages: no memory is written)
+      const filler = allocate('float32', 2 ** 29, false);
+      assert.ok(filler.buffer instanceof SharedArrayBuffer, 'the filler is in wasm memory');
+      const g = new Generator(6);
+      const x = randn([2, 96], { generator: g });
+      const ws = [randn([40, 96], { generator: g }), randn([24, 96], { generator: g })];
+      const formats = [ws.map((w) => w.to('float16')), ws.map((w) => quantizeInt8(w, { blockSize: 32 }))];
+      assert.ok(x.storage.data.byteOffset >= 2 ** 31 && formats[1]![1]!.storage.data.byteOffset >= 2 ** 31, 'operands above 2 GiB');
+      // the decode kernels (several weights: the (w, scales, y) table is read in JS), and the probe
+      const got = formats.map((f) => linearMany(x, f).map((y) => y.toTypedArray()));
+      const values = Array.from({ length: 1000 }, (_, i) => (i % 7) - 3);
+      const t = tensor(values).mul(1);
+      assert.equal(big.readBandwidthProbe(t.storage.data as Float32Array), values.reduce((a, b) => a + b, 0), 'probe sum above 2 GiB');
+      setBackend(referenceBackend);
+      formats.forEach((f, i) => f.forEach((w, j) => assertClose(got[i]![j]!, linear(x, w).toTypedArray(), { atol: 1e-4, rtol: 1e-5 }, `${w.dtype} weight ${j} above 2 GiB`)));
+    } finally {
+      setBackend(prev);
+      big.close();
     }
   });
 });

@@ -170,7 +170,9 @@ function readJob(rt: WasmRuntime, ctrl: Int32Array): Job {
   let table: Int32Array | null = null;
   if (kind === JOB_MATVEC_MANY || kind === JOB_MATVEC_Q8_MANY) {
     const at = kind === JOB_MATVEC_Q8_MANY ? 3 : 1;
-    table = new Int32Array(rt.memory.buffer, args[at]!, args[at + 1]! * 4); // (the memory may have grown since ctrl was made)
+    // (the memory may have grown since ctrl was made; addresses from 2 GiB up read back negative from
+    // the Int32Array, which wasm calls wrap back, but a view needs the unsigned value)
+    table = new Int32Array(rt.memory.buffer, args[at]! >>> 0, args[at + 1]! * 4);
   }
   return { kind, args, floats: new Float32Array(args.buffer), items, table };
 }
@@ -224,7 +226,7 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
         if (lo < hi) {
           const [w, sc, y] = [table[4 * i]!, table[4 * i + 1]!, table[4 * i + 2]!];
           if (q8) e.matvecQ8(a(0), a(1), a(2), w, sc, y, m, n, k, wkind, bs, lo, hi);
-          else e.matvec(a(0), w, sc, y, m, n, k, wkind, bs, lo, hi, a(at + 7) ? rt.workPointer(t) : 0, a(at + 8));
+          else e.matvec(a(0), w, sc, y, m, n, k, wkind, bs, lo, hi, a(at + 7) ? rt.workPointer(t) : 0, a(at + 8), a(at + 9));
         }
         base += n;
       }
