@@ -145,7 +145,9 @@ function dotHalf(w: usize, x: usize, k0: i32, k1: i32, bf16: bool): v128 {
 // and de-interleaves it to match, once per call, so every product w * x is the one the exact
 // path forms. Two cases it cannot take: |x| >= 2^16 (x * 2^112 overflows; the caller keeps the
 // exact path) and Inf/NaN weights (exponent 31, which would read as a finite f32; each row
-// tracks its largest exponent and is redone on the exact path if it has one).
+// tracks its largest exponent and is redone on the exact path if it has one). That check is a
+// quarter of the loop's vector ops, so a caller that knows the weights finite (ops.linear scans
+// each f16 storage once per version) passes `finite` and the loop runs without it.
 
 const TWO_112: f32 = 5.192296858534828e33;
 
@@ -174,7 +176,7 @@ export function prepareHalfAct(x: usize, out: usize, rows: i32, k: i32, bf16: bo
   return bf16 || !v128.any_true(bad) ? 1 : 0;
 }
 
-// Set by dotHalfFastQuad: whether an f16 row it read had an Inf/NaN weight (exponent 31).
+// Set by dotHalfFastQuad (checked): whether an f16 row it read had an Inf/NaN weight (exponent 31).
 let halfSpecial = false;
 
 // The fast half path over rows w0..w3 at once (each x load serves all four, and memory is read
@@ -183,8 +185,11 @@ let halfSpecial = false;
 // of the lanes (the odd ones are there in the aligned load), so the conversion needs no left
 // shift: f16 (v >>s 3) & 0x8fffe000 (the lower half shifts out of the mask), bf16 v & 0xffff0000.
 // The early load reads the 2 bytes before the row, which are in memory (a row never starts at 0).
+// C (a compile-time switch, as in dotQuantPair): bool runs the Inf/NaN check (f16 only), i32
+// skips it (bf16, or f16 weights known finite).
 // @ts-ignore: decorator
-@inline function dotHalfFastQuad(w0: usize, w1: usize, w2: usize, w3: usize, xh: usize, k1: i32, bf16: bool, y: usize, r0: i32, r1: i32, r2: i32, r3: i32): void {
+@inline function dotHalfFastQuad<C>(w0: usize, w1: usize, w2: usize, w3: usize, xh: usize, k1: i32, bf16: bool, y: usize, r0: i32, r1: i32, r2: i32, r3: i32): void {
+  const check = isBoolean<C>();
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   const mask = i32x4.splat(bf16 ? 0xffff0000 : 0x8fffe000);
@@ -194,38 +199,46 @@ let halfSpecial = false;
     const o = <usize>k << 1;
     const xp = xh + (<usize>k << 2);
     // even elements (early loads) times x0,2,..; odd ones (aligned loads, which also feed the
-    // Inf/NaN check) times x1,3,..
-    const g0 = v128.load(w0 + o), g1 = v128.load(w1 + o), g2 = v128.load(w2 + o), g3 = v128.load(w3 + o);
-    const h0 = v128.load(w0 + o, 16), h1 = v128.load(w1 + o, 16), h2 = v128.load(w2 + o, 16), h3 = v128.load(w3 + o, 16);
+    // Inf/NaN check) times x1,3,..; each load next to its use, so that no more than the eight
+    // sums, three constants and a few operands are live (x64 has 16 vector registers)
     let xv = v128.load(xp);
     a0 = madd(halfHigh(v128.load(w0 + o - 2), mask, bf16), xv, a0);
     b0 = madd(halfHigh(v128.load(w1 + o - 2), mask, bf16), xv, b0);
     c0 = madd(halfHigh(v128.load(w2 + o - 2), mask, bf16), xv, c0);
     d0 = madd(halfHigh(v128.load(w3 + o - 2), mask, bf16), xv, d0);
     xv = v128.load(xp, 16);
-    a1 = madd(halfHigh(g0, mask, bf16), xv, a1);
-    b1 = madd(halfHigh(g1, mask, bf16), xv, b1);
-    c1 = madd(halfHigh(g2, mask, bf16), xv, c1);
-    d1 = madd(halfHigh(g3, mask, bf16), xv, d1);
+    let g = v128.load(w0 + o);
+    a1 = madd(halfHigh(g, mask, bf16), xv, a1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w1 + o);
+    b1 = madd(halfHigh(g, mask, bf16), xv, b1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w2 + o);
+    c1 = madd(halfHigh(g, mask, bf16), xv, c1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w3 + o);
+    d1 = madd(halfHigh(g, mask, bf16), xv, d1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
     xv = v128.load(xp, 32);
     a0 = madd(halfHigh(v128.load(w0 + o, 14), mask, bf16), xv, a0);
     b0 = madd(halfHigh(v128.load(w1 + o, 14), mask, bf16), xv, b0);
     c0 = madd(halfHigh(v128.load(w2 + o, 14), mask, bf16), xv, c0);
     d0 = madd(halfHigh(v128.load(w3 + o, 14), mask, bf16), xv, d0);
     xv = v128.load(xp, 48);
-    a1 = madd(halfHigh(h0, mask, bf16), xv, a1);
-    b1 = madd(halfHigh(h1, mask, bf16), xv, b1);
-    c1 = madd(halfHigh(h2, mask, bf16), xv, c1);
-    d1 = madd(halfHigh(h3, mask, bf16), xv, d1);
-    if (!bf16) {
-      const e0 = i16x8.max_u(v128.and(g0, expMask), v128.and(h0, expMask));
-      const e1 = i16x8.max_u(v128.and(g1, expMask), v128.and(h1, expMask));
-      const e2 = i16x8.max_u(v128.and(g2, expMask), v128.and(h2, expMask));
-      const e3 = i16x8.max_u(v128.and(g3, expMask), v128.and(h3, expMask));
-      ex = i16x8.max_u(ex, i16x8.max_u(i16x8.max_u(e0, e1), i16x8.max_u(e2, e3)));
-    }
+    g = v128.load(w0 + o, 16);
+    a1 = madd(halfHigh(g, mask, bf16), xv, a1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w1 + o, 16);
+    b1 = madd(halfHigh(g, mask, bf16), xv, b1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w2 + o, 16);
+    c1 = madd(halfHigh(g, mask, bf16), xv, c1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
+    g = v128.load(w3 + o, 16);
+    d1 = madd(halfHigh(g, mask, bf16), xv, d1);
+    if (check) ex = i16x8.max_u(ex, v128.and(g, expMask));
   }
-  halfSpecial = !bf16 && v128.any_true(i16x8.eq(ex, expMask));
+  if (check) halfSpecial = v128.any_true(i16x8.eq(ex, expMask));
   // stored last to first: a repeated row (past the end) writes the same value as the first
   store<f32>(y + (<usize>r3 << 2), hsum(f32x4.add(d0, d1)));
   store<f32>(y + (<usize>r2 << 2), hsum(f32x4.add(c0, c1)));
@@ -464,11 +477,13 @@ function dequantRow(wr: usize, sr: usize, out: usize, k: i32, kind: i32, blockSi
  * scales (int8, int4): one f32 per `blockSize` elements in row-major order. `tmp` (at least
  * K floats, or 0 for none): with several x rows a quantised weight row is dequantised there
  * once and dotted as f32 with each x row, instead of being dequantised once per x row. `xh`
- * (f16, bf16 weights; 0 for none): x rewritten by prepareHalfAct, for the fast half path.
+ * (f16, bf16 weights; 0 for none): x rewritten by prepareHalfAct, for the fast half path;
+ * `finite` (f16): nonzero when the caller knows the weights hold no Inf/NaN, so that path skips
+ * its per-row check.
  */
 export function matvec(
   x: usize, w: usize, scales: usize, y: usize, m: i32, n: i32, k: i32, kind: i32, blockSize: i32,
-  rowStart: i32, rowEnd: i32, tmp: usize, xh: usize,
+  rowStart: i32, rowEnd: i32, tmp: usize, xh: usize, finite: i32,
 ): void {
   const quant = kind == W_I8 || kind == W_I4;
   const elem: i32 = kind == W_F32 ? 4 : kind == W_I8 ? 1 : 2;
@@ -511,9 +526,10 @@ export function matvec(
         const xr = x + (<usize>(mi * k) << 2);
         const yr = y + (<usize>(mi * n) << 2);
         const xhr = xh + (<usize>(mi * k) << 2);
-        if (kind == W_BF16) dotHalfFastQuad(w0, w1, w2, w3, xhr, vEnd, true, yr, r, r1, r2, r3);
+        if (kind == W_BF16) dotHalfFastQuad<i32>(w0, w1, w2, w3, xhr, vEnd, true, yr, r, r1, r2, r3);
+        else if (finite != 0) dotHalfFastQuad<i32>(w0, w1, w2, w3, xhr, vEnd, false, yr, r, r1, r2, r3);
         else {
-          dotHalfFastQuad(w0, w1, w2, w3, xhr, vEnd, false, yr, r, r1, r2, r3);
+          dotHalfFastQuad<bool>(w0, w1, w2, w3, xhr, vEnd, false, yr, r, r1, r2, r3);
           if (halfSpecial) {
             // an Inf/NaN weight in one of the rows: all four again on the exact path
             store<f32>(yr + (<usize>r3 << 2), hsum(dotHalf(w3, xr, 0, vEnd, false)));

@@ -117,6 +117,7 @@ export abstract class Module {
         // a contiguous source is copied straight from its storage (toTypedArray would copy twice)
         const values = converted.isContiguous ? converted.storage.data.subarray(converted.offset, converted.offset + converted.size) : converted.toTypedArray();
         p.storage.data.set(values, p.offset);
+        p.storage.markModified();
         if (converted !== src) converted.dispose();
       }
     });

@@ -26,12 +26,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
     const q8 = activations === 'q8_0';
     const kernel = fusedKernel('linear');
     const fused = kernel && x.dtype === 'float32' && !x.requiresGrad && weight.isContiguous
-      ? kernel.forward(x.contiguous().view('linear'), weight.view('linear'), weight.storage.quant, { activations })
+      ? kernel.forward(x.contiguous().view('linear'), weight.view('linear'), weight.storage.quant, { activations, finiteWeights: halfFinite(weight) })
       : null;
     y = fused ? fromBuffer(fused, 'float32', [...x.shape.slice(0, -1), n])
       : matmul(q8 ? quantizeActivationsQ8(x) : x, transpose(weight.to('float32'), 0, 1));
   }
   return bias ? add(y, bias) : y;
+}
+
+/** float16 weights: whether they hold no Inf/NaN (cached per storage version); else undefined. */
+function halfFinite(weight: Tensor): boolean | undefined {
+  return weight.dtype === 'float16' ? weight.storage.halfFinite() : undefined;
 }
 
 /** Validates linear's operands; returns the activation mode. */
@@ -65,7 +70,7 @@ export function linearMany(x: Tensor, weights: readonly Tensor[], biases: readon
   // float weights are parameters: only without autograd may the kernel stand in for matmul
   const noGradient = !x.requiresGrad && (!isFloat(first.dtype) || !isGradEnabled());
   if (kernel?.forwardMany && weights.length > 1 && x.dtype === 'float32' && sameFormat && noGradient && first.dtype !== 'float64') {
-    const outs = kernel.forwardMany(x.contiguous().view('linear'), weights.map((w) => ({ w: w.view('linear'), scales: w.storage.quant })), { activations });
+    const outs = kernel.forwardMany(x.contiguous().view('linear'), weights.map((w) => ({ w: w.view('linear'), scales: w.storage.quant, finite: halfFinite(w) })), { activations });
     if (outs) {
       return outs.map((buf, i) => {
         const y = fromBuffer(buf, 'float32', [...x.shape.slice(0, -1), weights[i]!.shape[0]!]);

@@ -116,13 +116,23 @@ export interface FusedAttention {
  */
 export interface FusedLinear {
   /** null: the kernel could not run (no room for its scratch); the caller takes the composed path. */
-  forward(x: View, w: View, scales: QuantScales | null, opts?: LinearKernelOptions): TypedArray | null;
+  forward(x: View, w: View, scales: QuantScales | null, opts?: FusedLinearOptions): TypedArray | null;
   /**
    * Optional: weights [n_i, k] of one dtype and block size against the same x, as one pass over
    * all their rows (one dispatch, x prepared once): decode's q/k/v and gate/up projections.
    * null: not handled (too many rows of x for the matvec path, or no room); the caller loops.
    */
-  forwardMany?(x: View, weights: readonly { w: View; scales: QuantScales | null }[], opts?: LinearKernelOptions): TypedArray[] | null;
+  forwardMany?(x: View, weights: readonly { w: View; scales: QuantScales | null; finite?: boolean }[], opts?: LinearKernelOptions): TypedArray[] | null;
+}
+
+/** What ops.linear tells the kernel besides the user's options. */
+export interface FusedLinearOptions extends LinearKernelOptions {
+  /**
+   * float16 weights: true when the caller knows they hold no Inf/NaN (ops.linear scans each
+   * storage once per version, Storage.halfFinite), so the kernel may skip its own check;
+   * forwardMany takes it per weight as `finite`.
+   */
+  finiteWeights?: boolean;
 }
 
 /**

@@ -460,6 +460,16 @@ export function conformanceSuite(backend: Backend): void {
               assert.ok(!Number.isFinite(y(0)) && Number.isNaN(y(1)) && !Number.isFinite(y(7)) && Number.isNaN(y(11)), 'Inf and NaN weights propagate');
               assert.ok([2, 3, 4, 5, 6, 8, 9, 10].every((j) => Number.isFinite(y(j))), 'rows without specials stay finite');
             }
+            // ops.linear tells the kernel an f16 storage is finite (scanned once per version), and
+            // the kernel then skips its Inf/NaN check: an Inf written in place afterwards, with
+            // markModified (as Module.loadStateDict does), must reach the output again
+            const hw = w.to('float16');
+            assert.ok(A.linear(x, hw).toTypedArray().every(Number.isFinite));
+            (hw.storage.data as Uint16Array)[2 * k + 3] = 0x7c00; // +Inf in row 2
+            hw.storage.markModified();
+            const afterWrite = A.linear(x, hw).toTypedArray();
+            assertNmse(afterWrite, withoutFused(() => A.linear(x, hw).toTypedArray()), 1e-12, `linear float16 Inf written after a finite call k=${k}`);
+            if (n > 2) for (let r = 0; r < m; r++) assert.ok(!Number.isFinite(afterWrite[r * n + 2]!), 'the written Inf propagates');
             // activations at the edge of the fast half path (it scales x by 2^112): just under
             // 2^16 it applies, from 2^16 the exact path takes over
             for (const big of [65535.5, 65536, 3e38]) {

@@ -10,7 +10,7 @@
  * (gemmQ8: operands widened to i16, eight products per instruction, each block's exact sum
  * scaled by dx dw), which is the same arithmetic as decode and 1.5x the f32 GEMM's rate.
  */
-import { fail, sizeOf, storageLength, type FusedLinear, type LinearKernelOptions, type QuantScales, type View } from '../../tensor/index.js';
+import { fail, sizeOf, storageLength, type FusedLinear, type FusedLinearOptions, type LinearKernelOptions, type QuantScales, type View } from '../../tensor/index.js';
 import { resultF32, WasmOutOfMemory, type OutputAlloc, type WasmRuntime } from './runtime.js';
 import { JOB_DEQUANT, JOB_GEMM_Q8, JOB_MATVEC, JOB_MATVEC_MANY, JOB_MATVEC_Q8, JOB_MATVEC_Q8_MANY, type ThreadPool } from './pool.js';
 import { MIN_WASM_MACS, gemmResident } from './matmul.js';
@@ -36,7 +36,7 @@ function place(rt: WasmRuntime, data: ArrayBufferView & ArrayLike<number>, offse
 
 export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc): FusedLinear {
   return {
-    forward(x: View, w: View, scales: QuantScales | null, opts: LinearKernelOptions = {}) {
+    forward(x: View, w: View, scales: QuantScales | null, opts: FusedLinearOptions = {}) {
       const [n, k] = w.shape as [number, number];
       const m = sizeOf(x.shape) / k;
       const dtype = w.dtype as keyof typeof KIND;
@@ -97,10 +97,11 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
           xh = rt.alloc(m * k * 4);
           if (!rt.exports.prepareHalfAct(xp, xh, m, k, dtype === 'bfloat16' ? 1 : 0)) xh = 0;
         }
+        const finite = opts.finiteWeights ? 1 : 0;
         if (n * k < MIN_THREADED || pool.size === 1) {
-          rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, useTmp ? rt.workPointer(0) : 0, xh);
+          rt.exports.matvec(xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, 0, n, useTmp ? rt.workPointer(0) : 0, xh, finite);
         } else {
-          pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0, xh]);
+          pool.run(JOB_MATVEC, [xp, wp, sp, y.ptr, m, n, k, KIND[dtype], blockSize, n, useTmp ? 1 : 0, xh, finite]);
         }
         return y.done();
       } catch (e) {
@@ -112,7 +113,7 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
       }
     },
 
-    forwardMany(x: View, weights: readonly { w: View; scales: QuantScales | null }[], opts: LinearKernelOptions = {}) {
+    forwardMany(x: View, weights: readonly { w: View; scales: QuantScales | null; finite?: boolean }[], opts: LinearKernelOptions = {}) {
       const first = weights[0]!.w;
       const k = first.shape[1]!;
       const m = sizeOf(x.shape) / k;
@@ -163,7 +164,8 @@ export function wasmLinear(rt: WasmRuntime, pool: ThreadPool, alloc: OutputAlloc
             xh = rt.alloc(m * k * 4);
             if (!rt.exports.prepareHalfAct(xp, xh, m, k, dtype === 'bfloat16' ? 1 : 0)) xh = 0;
           }
-          pool.run(JOB_MATVEC_MANY, [xp, table, weights.length, m, k, KIND[dtype], blockSize, rows, useTmp ? 1 : 0, xh]);
+          const finite = weights.every((e) => e.finite) ? 1 : 0;
+          pool.run(JOB_MATVEC_MANY, [xp, table, weights.length, m, k, KIND[dtype], blockSize, rows, useTmp ? 1 : 0, xh, finite]);
         }
         return outs.map((o) => o.done());
       } catch (e) {

@@ -107,8 +107,8 @@ function gemm(
       const y = resultF32(rt, alloc, m * n);
       const ap = A.ptr + A.batchOffsets[0]! * 4;
       const bp = B.ptr + B.batchOffsets[0]! * 4;
-      if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, y.ptr, m, n, k, 0, k, 0, n, rt.workPointer(0), 0);
-      else pool.run(JOB_MATVEC, [ap, bp, 0, y.ptr, m, n, k, 0, k, n, 0, 0]);
+      if (n * k < MIN_THREADED_MACS || pool.size === 1) rt.exports.matvec(ap, bp, 0, y.ptr, m, n, k, 0, k, 0, n, rt.workPointer(0), 0, 0);
+      else pool.run(JOB_MATVEC, [ap, bp, 0, y.ptr, m, n, k, 0, k, n, 0, 0, 0]);
       return y.done();
     }
     // Write C straight into the result buffer when it is resident, else via scratch.

@@ -202,8 +202,8 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
     }
     case JOB_MATVEC: {
       // a(10): whether the kernel may use the thread's work buffer to dequantise weight rows;
-      // a(11): x prepared for the fast f16/bf16 path, or 0
-      if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0, a(11));
+      // a(11): x prepared for the fast f16/bf16 path, or 0; a(12): f16 weights known finite
+      if (s < end) e.matvec(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), s, end, a(10) ? rt.workPointer(t) : 0, a(11), a(12));
       break;
     }
     case JOB_MATVEC_Q8: {
@@ -213,7 +213,7 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
     case JOB_MATVEC_MANY:
     case JOB_MATVEC_Q8_MANY: {
       // the threads split the matrices' rows end to end; each runs its part of every matrix it meets
-      // args: x (JOB_MATVEC_Q8_MANY: xq, xd, xa), table, count, m, k, kind, blockSize, total rows (+ tmp flag, xh)
+      // args: x (JOB_MATVEC_Q8_MANY: xq, xd, xa), table, count, m, k, kind, blockSize, total rows (+ tmp flag, xh, finite)
       const q8 = kind === JOB_MATVEC_Q8_MANY;
       const at = q8 ? 3 : 1;
       const table = job.table!;
@@ -244,7 +244,7 @@ function runChunk(rt: WasmRuntime, job: Job, t: number, c: number, chunks: numbe
     case JOB_READ: {
       // args: data, n, results (room for CHUNKS_PER_THREAD floats per thread): chunk c's sum at results[c]
       const n = Math.min(a(1), end * 16) - s * 16;
-      new Float32Array(rt.memory.buffer, a(2) + c * 4, 1)[0] = n > 0 ? e.readSum(a(0) + s * 64, n) : 0;
+      new Float32Array(rt.memory.buffer, (a(2) >>> 0) + c * 4, 1)[0] = n > 0 ? e.readSum(a(0) + s * 64, n) : 0;
       break;
     }
     case JOB_ATTN_BWD: {

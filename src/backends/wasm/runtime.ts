@@ -70,7 +70,7 @@ export interface KernelExports {
   ): void;
   matvec(
     x: number, w: number, scales: number, y: number, m: number, n: number, k: number, kind: number, blockSize: number,
-    rowStart: number, rowEnd: number, tmp: number, xh: number,
+    rowStart: number, rowEnd: number, tmp: number, xh: number, finite: number,
   ): void;
   /** x rows for matvec's fast f16/bf16 path; 0 when x cannot take it (f16 and a finite |x| >= 2^16). */
   prepareHalfAct(x: number, out: number, rows: number, k: number, bf16: number): number;
