@@ -222,6 +222,11 @@ export interface Backend {
    */
   allocate?(dtype: DType, size: number, zero: boolean): TypedArray | null;
   free?(data: TypedArray): void;
+  /**
+   * Optional: whether no half in these float16 bits is Inf/NaN (Storage.halfFinite's scan), or
+   * null to leave it to the JS loop (e.g. the data is not in this backend's memory).
+   */
+  halfFinite?(data: Uint16Array): boolean | null;
 }
 
 let current: Backend | null = null;

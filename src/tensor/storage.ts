@@ -50,13 +50,15 @@ export class Storage {
 
   /**
    * float16 storage: whether no element is Inf or NaN (exponent 31), scanned once per version
-   * (about 3 GB/s). The f16 decode kernels read weights through a conversion that would take
+   * (by the backend when it offers `halfFinite`, the wasm one at memory speed; else a JS loop at
+   * about 3 GB/s). The f16 decode kernels read weights through a conversion that would take
    * such an element for a finite number, so they check every row unless told this holds.
    */
   halfFinite(): boolean {
     if (this.dtype !== 'float16') fail('Storage.halfFinite', `needs float16 storage, got ${this.dtype}`);
     if (this.finiteVersion !== this.version) {
-      this.finite = halfBitsFinite(this.data as Uint16Array);
+      const bits = this.data as Uint16Array;
+      this.finite = (hasBackend() ? getBackend().halfFinite?.(bits) : null) ?? halfBitsFinite(bits);
       this.finiteVersion = this.version;
     }
     return this.finite;

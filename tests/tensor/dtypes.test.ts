@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBFloat16Bits, float32ToFloat16Bits,
-  quantizeInt8, randn, tensor, add, Generator, arange, div, Linear, Tensor,
+  quantizeInt8, randn, tensor, add, Generator, arange, div, Linear, Tensor, getBackend, setBackend, referenceBackend,
 } from '../../src/index.js';
 import { newStorage } from '../../src/tensor/storage.js';
 
@@ -17,29 +17,39 @@ describe('dtypes', () => {
     for (let h = 0; h < 0x7c00; h += 97) assert.equal(float32ToFloat16Bits(float16BitsToFloat32(h)), h);
   });
 
-  it('Storage.halfFinite finds Inf/NaN halves anywhere (odd offsets, the last element) and rescans after markModified', () => {
-    const h = randn([2, 9], { generator: new Generator(3) }).to('float16');
-    const data = h.storage.data as Uint16Array;
-    assert.equal(h.storage.halfFinite(), true);
-    for (const [at, bits] of [[0, 0x7c00], [1, 0xfc00], [8, 0x7e00], [17, 0xfc01]] as const) {
-      const saved = data[at]!;
-      data[at] = bits;
-      assert.equal(h.storage.halfFinite(), true, 'cached until markModified');
-      h.storage.markModified();
-      assert.equal(h.storage.halfFinite(), false, `special 0x${bits.toString(16)} at ${at}`);
-      data[at] = saved;
-      h.storage.markModified();
-      assert.equal(h.storage.halfFinite(), true);
-    }
-    // the largest finite half and a subnormal are finite; a storage at an odd half offset
-    const odd = new Tensor(newStorage(new Uint16Array(data.buffer, data.byteOffset + 2, 5), 'float16', false), [5]);
-    (odd.storage.data as Uint16Array).set([0x7bff, 0xfbff, 0x0001, 0x8001, 0x3c00]);
-    assert.equal(odd.storage.halfFinite(), true);
-    (odd.storage.data as Uint16Array)[4] = 0x7c00;
-    odd.storage.markModified();
-    assert.equal(odd.storage.halfFinite(), false, 'the last element of an odd-length, odd-offset storage');
-    assert.throws(() => randn([2]).storage.halfFinite(), /needs float16 storage, got float32/);
-  });
+  for (const [label, backend] of [['the default (wasm) backend', null], ['the reference backend (the JS scan)', referenceBackend]] as const) {
+    it(`Storage.halfFinite finds Inf/NaN halves anywhere (vector body, tail, odd offsets) and rescans after markModified, on ${label}`, () => {
+      const prev = getBackend();
+      if (backend) setBackend(backend);
+      try {
+        for (const n of [18, 1000]) {
+          const h = randn([n], { generator: new Generator(n) }).to('float16');
+          const data = h.storage.data as Uint16Array;
+          assert.equal(h.storage.halfFinite(), true);
+          for (const [at, bits] of [[0, 0x7c00], [1, 0xfc00], [8, 0x7e00], [n - 9, 0xfc01], [n - 1, 0x7c00], [500 % n, 0xffff]] as const) {
+            const saved = data[at]!;
+            data[at] = bits;
+            assert.equal(h.storage.halfFinite(), true, 'cached until markModified');
+            h.storage.markModified();
+            assert.equal(h.storage.halfFinite(), false, `n=${n}: special 0x${bits.toString(16)} at ${at}`);
+            data[at] = saved;
+            h.storage.markModified();
+            assert.equal(h.storage.halfFinite(), true);
+          }
+          // the largest finite halves and subnormals are finite; a storage at an odd half offset
+          const odd = new Tensor(newStorage(new Uint16Array(data.buffer, data.byteOffset + 2, 5), 'float16', false), [5]);
+          (odd.storage.data as Uint16Array).set([0x7bff, 0xfbff, 0x0001, 0x8001, 0x3c00]);
+          assert.equal(odd.storage.halfFinite(), true);
+          (odd.storage.data as Uint16Array)[4] = 0x7c00;
+          odd.storage.markModified();
+          assert.equal(odd.storage.halfFinite(), false, 'the last element of an odd-length, odd-offset storage');
+        }
+        assert.throws(() => randn([2]).storage.halfFinite(), /needs float16 storage, got float32/);
+      } finally {
+        setBackend(prev);
+      }
+    });
+  }
 
   it('Module.loadStateDict marks the storages it writes as modified', () => {
     const lin = new Linear(4, 3);

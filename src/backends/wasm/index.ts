@@ -74,6 +74,10 @@ export function createWasmBackend(opts: WasmLoadOptions = {}): WasmBackend {
         runtime.reset();
       }
     },
+    halfFinite: (data: Uint16Array) => {
+      const at = runtime.addressOf(data, 0, 2);
+      return at < 0 ? null : runtime.exports.halfSpecialAny(at, data.length) === 0;
+    },
     close: () => pool.close(),
     takePeakScratchBytes: () => runtime.takePeakScratch(),
     memoryStats: () => runtime.stats(),

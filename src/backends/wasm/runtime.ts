@@ -74,6 +74,8 @@ export interface KernelExports {
   ): void;
   /** x rows for matvec's fast f16/bf16 path; 0 when x cannot take it (f16 and a finite |x| >= 2^16). */
   prepareHalfAct(x: number, out: number, rows: number, k: number, bf16: number): number;
+  /** 1 when one of the n halves at p is Inf/NaN (exponent 31), else 0. */
+  halfSpecialAny(p: number, n: number): number;
   readSum(p: number, n: number): number;
   dequantRows(w: number, scales: number, out: number, k: number, kind: number, blockSize: number, rowStart: number, rowEnd: number): void;
   quantizeQ8Rows(x: number, q: number, d: number, rows: number, k: number): void;
