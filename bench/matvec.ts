@@ -100,11 +100,18 @@ function measure(threads: number): Run {
     const q8: LinearKernelOptions = { activations: 'q8_0' };
     const formats: [Tensor, LinearKernelOptions][] = [[w32, {}], [w32.to('float16'), {}], [int8, {}], [int8, q8], [int4, {}], [int4, q8]];
     const data = w32.storage.data as Float32Array;
-    // the stream sets: each format's matrix and copies of it, --stream-mib in all
+    // the stream sets: each format's matrix and copies of it, --stream-mib in all (the float and
+    // q8_0-activation rows of int8 / int4 sweep the same copies); all must stay in this
+    // backend's memory, or linear would stage each weight into scratch and time the copy
+    const made = new Map<Tensor, Tensor[]>();
     const sets = formats.map(([w], i) => {
       const count = streamMiB > 0 ? Math.max(1, Math.ceil((streamMiB * 2 ** 20) / bytesOf[i]!)) : 0;
-      return count > 0 ? [w, ...Array.from({ length: count - 1 }, () => copyOf(w))] : [];
+      if (!made.has(w)) made.set(w, count > 0 ? [w, ...Array.from({ length: count - 1 }, () => copyOf(w))] : []);
+      return made.get(w)!;
     });
+    if (sets.some((set) => set.some((w) => !(w.storage.data.buffer instanceof SharedArrayBuffer)))) {
+      throw new Error(`bench matvec: the stream sets of --stream-mib ${streamMiB} at --size ${size} do not fit in the backend's 4 GiB memory; use a smaller --stream-mib`);
+    }
     const readSet = sets[0]!.map((w) => w.storage.data as Float32Array);
     let readSecs = Infinity, streamReadSecs = Infinity;
     const secs = formats.map(() => Infinity);

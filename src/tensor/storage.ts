@@ -23,8 +23,11 @@ export class Storage {
   refs = 0;
   released = false;
   /**
-   * Counts in-place writes to `data` (Module.loadStateDict; code that writes `data` directly
-   * must call markModified), so that facts cached about the values are recomputed.
+   * Counts in-place writes to `data`, so that facts cached about the values are recomputed.
+   * Today one such fact exists: halfFinite, which the f16 decode kernel trusts (an Inf/NaN
+   * written into a float16 storage without markModified would read as a finite number there).
+   * Module.loadStateDict calls it; code that writes a float16 storage's `data` directly must.
+   * Views of the same bytes through two Storage objects do not share a version.
    */
   version = 0;
   private finiteVersion = -1;
@@ -89,6 +92,7 @@ const EMPTY = new Float32Array(0);
 
 /** Whether no half in `h` has exponent 31 (Inf, NaN): two halves per 32-bit word. */
 function halfBitsFinite(h: Uint16Array): boolean {
+  if (h.length === 0) return true;
   const start = h.byteOffset & 3 ? 1 : 0; // a word-aligned start for the Uint32Array view
   if (start && (h[0]! & 0x7c00) === 0x7c00) return false;
   const words = new Uint32Array(h.buffer, h.byteOffset + 2 * start, (h.length - start) >>> 1);

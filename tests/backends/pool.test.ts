@@ -35,7 +35,7 @@ describe('wasm thread pool', () => {
       let posted = 0;
       const error = runChunks(rt, ctrl, 1, gen, () => {
         if (posted++ > 0) return;
-        ctrl[GEN] = postJob(ctrl, JOB_MATVEC_MANY, [0, 64, 2 ** 30, 1, 64, 0, 64, 64, 0, 0], 2);
+        ctrl[GEN] = postJob(ctrl, JOB_MATVEC_MANY, [0, 64, 2 ** 30, 1, 64, 0, 64, 64, 0, 0, 0], 2);
       });
       assert.equal(error, null);
       assert.equal(Atomics.load(ctrl, NEXT) & 0xfff, 0, 'no chunk of the new job was claimed');

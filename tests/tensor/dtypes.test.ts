@@ -44,6 +44,8 @@ describe('dtypes', () => {
           odd.storage.markModified();
           assert.equal(odd.storage.halfFinite(), false, 'the last element of an odd-length, odd-offset storage');
         }
+        // empty storages, at a 4-byte boundary and 2 bytes past one
+        for (const at of [0, 2]) assert.equal(new Tensor(newStorage(new Uint16Array(new ArrayBuffer(8), at, 0), 'float16', false), [0]).storage.halfFinite(), true);
         assert.throws(() => randn([2]).storage.halfFinite(), /needs float16 storage, got float32/);
       } finally {
         setBackend(prev);
