@@ -70,6 +70,37 @@ describe('linearMany', () => {
     }
   });
 
+  it('f16 weights of which only some are finite: the pass keeps the Inf/NaN check for all of them', () => {
+    setBackend(backend);
+    try {
+      noGrad(() => {
+        const g = new Generator(11);
+        const ws = weightsOf('float16', g);
+        // weight 1 gets a NaN (row 3) and an Inf (row 20); weights 0 and 2 stay finite
+        const bits = ws[1]!.storage.data as Uint16Array;
+        bits[3 * K + 5] = 0x7e00;
+        bits[20 * K + 100] = 0x7c00;
+        ws[1]!.storage.markModified();
+        const x = randn([1, 1, K], { generator: g });
+        const outs = linearMany(x, ws);
+        const y1 = outs[1]!.toTypedArray();
+        assert.ok(Number.isNaN(y1[3]!) && !Number.isFinite(y1[20]!), 'the NaN and Inf weights reach their outputs');
+        // rows next to a special one are redone on the exact conversion too, and which rows share
+        // a pass differs between linear and linearMany: equal up to rounding, specials in place
+        ws.forEach((w, i) => {
+          const want = linear(x, w).toTypedArray();
+          outs[i]!.toTypedArray().forEach((v, j) => {
+            const e = want[j]!;
+            if (!Number.isFinite(e)) assert.ok(Object.is(v, e) || (Number.isNaN(v) && Number.isNaN(e)), `weight ${i} row ${j}: ${v} vs ${e}`);
+            else assert.ok(Math.abs(v - e) <= 1e-5 * (1 + Math.abs(e)), `weight ${i} row ${j}: ${v} vs ${e}`);
+          });
+        });
+      });
+    } finally {
+      setBackend(prev);
+    }
+  });
+
   it('linearLayers matches each layer, and gradients still flow through float weights', () => {
     setBackend(backend);
     try {
